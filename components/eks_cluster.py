@@ -1,0 +1,406 @@
+"""The EKS cluster: private API endpoint, audit logs, KMS-encrypted secrets, managed nodes.
+
+- API server reachable privately from the VPC; public access only when configured, and then
+  only from an allow-list of CIDRs.
+- Every control-plane log type (``audit`` included) to a KMS-encrypted log group whose
+  retention is set here, not left to EKS's "never expire" default.
+- Kubernetes Secrets envelope-encrypted with a customer-managed, rotating KMS key.
+- Authentication through EKS access entries (no aws-auth ConfigMap); admins from config.
+- Managed node groups in the private subnets, from launch templates that require IMDSv2 with a
+  hop limit of 1 (pods cannot borrow the node's role) and encrypt the root volume.
+- Workload identity through EKS Pod Identity (the agent add-on), used by the EBS CSI driver and
+  the AWS Load Balancer Controller installed here.
+- One ``kubernetes.Provider`` built from the cluster's endpoint, for every later tier.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import charts
+from components.config import ClusterSettings
+from components.iam import (
+    allow,
+    document,
+    key_policy,
+    logs_key_policy,
+    pod_identity_trust_policy,
+    role,
+    service_trust_policy,
+)
+
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def render_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token` (no static credential in state)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def load_balancer_controller_policy(cluster_name: str) -> str:
+    """Permissions of the AWS Load Balancer Controller, scoped to what it tags as its own.
+
+    Reads are account-wide (the controller discovers subnets, certificates and WAF ACLs);
+    changes to load balancers, target groups and security groups are limited to resources
+    carrying the controller's cluster tag.
+    """
+    owned = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    creating = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
+    return document(
+        allow(["iam:CreateServiceLinkedRole"], StringEquals={"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}),
+        allow(
+            [
+                "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
+                "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:GetCoipPoolUsage", "ec2:DescribeCoipPools",
+                "ec2:GetSecurityGroupsForVpc", "ec2:DescribeIpamPools", "ec2:DescribeRouteTables",
+                "elasticloadbalancing:Describe*", "acm:ListCertificates", "acm:DescribeCertificate",
+                "iam:ListServerCertificates", "iam:GetServerCertificate", "cognito-idp:DescribeUserPoolClient",
+                "waf-regional:GetWebACL", "waf-regional:GetWebACLForResource", "waf-regional:AssociateWebACL",
+                "waf-regional:DisassociateWebACL", "wafv2:GetWebACL", "wafv2:GetWebACLForResource",
+                "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "shield:GetSubscriptionState",
+                "shield:DescribeProtection", "shield:CreateProtection", "shield:DeleteProtection",
+            ]
+        ),
+        allow(["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]),
+        allow(["ec2:CreateSecurityGroup"]),
+        allow(
+            ["ec2:CreateTags"],
+            "arn:aws:ec2:*:*:security-group/*",
+            StringEquals={"ec2:CreateAction": "CreateSecurityGroup"},
+            **creating,
+        ),
+        allow(["ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteSecurityGroup"], "arn:aws:ec2:*:*:security-group/*", **owned),
+        allow(
+            ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], **creating
+        ),
+        allow(
+            [
+                "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+            ]
+        ),
+        allow(
+            [
+                "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType",
+                "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
+                "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyCapacityReservation",
+                "elasticloadbalancing:ModifyIpPools",
+            ],
+            [
+                "arn:aws:elasticloadbalancing:*:*:loadbalancer/*",
+                "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
+            ],
+            **owned,
+        ),
+        allow(
+            ["elasticloadbalancing:AddTags"],
+            [
+                "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
+                "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*",
+                "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*",
+            ],
+            StringEquals={"elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]},
+            **creating,
+        ),
+        allow(
+            ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+            "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
+        ),
+        allow(
+            [
+                "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
+                "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
+            ]
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    """What the cluster needs: its settings from config and the network from the network tier."""
+
+    name: str
+    settings: ClusterSettings
+    account_id: str
+    region: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Input[str]]
+    deletion_protection: bool
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS cluster with managed node groups, Pod Identity and the AWS Load Balancer Controller."""
+
+    cluster_name: pulumi.Output[str]
+    """The EKS cluster's name."""
+    endpoint: pulumi.Output[str]
+    """The API server endpoint."""
+    kubeconfig: pulumi.Output[str]
+    """A kubeconfig using `aws eks get-token` (marked secret)."""
+    oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer (for IRSA, where Pod Identity does not reach)."""
+    node_security_group_id: pulumi.Output[str]
+    """The cluster security group that nodes and pods carry (databases admit it)."""
+    provider: k8s.Provider
+    """The Kubernetes provider every later tier uses."""
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:cluster:EksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"{args.name} Kubernetes secrets envelope encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=key_policy(args.account_id),
+            opts=child,
+        )
+        logs_key = aws.kms.Key(
+            f"{name}-logs-key",
+            description=f"{args.name} control-plane logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=logs_key_policy(args.account_id, args.region),
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{args.name}/cluster",
+            retention_in_days=settings.log_retention_days,
+            kms_key_id=logs_key.arn,
+            opts=child,
+        )
+        cluster_role = role(
+            f"{name}-cluster", service_trust_policy("eks.amazonaws.com"), ["AmazonEKSClusterPolicy"], child
+        )
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=args.name,
+            version=settings.version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=args.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=settings.endpoint_public_access,
+                public_access_cidrs=[str(c) for c in settings.public_access_cidrs] or None,
+            ),
+            enabled_cluster_log_types=LOG_TYPES,
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
+                resources=["secrets"],
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
+            ),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            deletion_protection=args.deletion_protection,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        for arn in settings.admin_role_arns:
+            role_name = arn.rsplit("/", 1)[-1]
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{role_name}", cluster_name=cluster.name, principal_arn=arn, type="STANDARD", opts=child
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{role_name}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                policy_arn=ADMIN_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
+
+        node_groups = self._node_groups(name, args, cluster, secrets_key)
+        self._addons(name, cluster, node_groups)
+
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.oidc_issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.node_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id)
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda c: c.data)).apply(
+                lambda v: render_kubeconfig(v[0], v[1], v[2], args.region)
+            )
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            delete_unreachable=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
+        )
+        self._load_balancer_controller(name, args, cluster)
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidc_issuer": self.oidc_issuer,
+                "node_security_group_id": self.node_security_group_id,
+            }
+        )
+
+    def _node_groups(
+        self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster, volume_key: aws.kms.Key
+    ) -> list[pulumi.Resource]:
+        child = pulumi.ResourceOptions(parent=self)
+        node_role = role(
+            f"{name}-node",
+            service_trust_policy("ec2.amazonaws.com"),
+            [
+                "AmazonEKSWorkerNodePolicy",
+                "AmazonEKS_CNI_Policy",
+                # Nodes, and nothing else, pull images from the account's registries.
+                "AmazonEC2ContainerRegistryReadOnly",
+                # Shell access through Session Manager instead of SSH keys.
+                "AmazonSSMManagedInstanceCore",
+            ],
+            child,
+        )
+        groups: list[pulumi.Resource] = []
+        for group_name, group in sorted(args.settings.node_groups.items()):
+            template = aws.ec2.LaunchTemplate(
+                f"{name}-{group_name}",
+                name_prefix=f"{args.name}-{group_name}-",
+                update_default_version=True,
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                    http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+                ),
+                block_device_mappings=[
+                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name="/dev/xvda",
+                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                            volume_size=group.disk_size_gib,
+                            volume_type="gp3",
+                            encrypted="true",
+                            kms_key_id=volume_key.arn,
+                            delete_on_termination="true",
+                        ),
+                    )
+                ],
+                monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+                opts=child,
+            )
+            groups.append(
+                aws.eks.NodeGroup(
+                    f"{name}-{group_name}",
+                    cluster_name=cluster.name,
+                    node_group_name_prefix=f"{group_name}-",
+                    node_role_arn=node_role.arn,
+                    subnet_ids=args.private_subnet_ids,
+                    instance_types=group.instance_types,
+                    capacity_type=group.capacity_type,
+                    ami_type="AL2023_x86_64_STANDARD",
+                    scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                        min_size=group.min_size, desired_size=group.desired_size, max_size=group.max_size
+                    ),
+                    update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
+                    launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                        id=template.id, version=template.latest_version.apply(str)
+                    ),
+                    labels={"platform/node-group": group_name, **group.labels},
+                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+                )
+            )
+        return groups
+
+    def _addons(self, name: str, cluster: aws.eks.Cluster, node_groups: list[pulumi.Resource]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        aws.eks.Addon(f"{name}-pod-identity-agent", cluster_name=cluster.name, addon_name="eks-pod-identity-agent", opts=child)
+        for addon in ("vpc-cni", "kube-proxy"):
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                resolve_conflicts_on_update="OVERWRITE",
+                opts=child,
+            )
+        # CoreDNS and the CSI driver run as pods: they need nodes first.
+        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=node_groups)
+        aws.eks.Addon(
+            f"{name}-coredns", cluster_name=cluster.name, addon_name="coredns", resolve_conflicts_on_update="OVERWRITE", opts=after_nodes
+        )
+        csi_role = role(
+            f"{name}-ebs-csi", pod_identity_trust_policy(), ["service-role/AmazonEBSCSIDriverPolicy"], child
+        )
+        aws.eks.Addon(
+            f"{name}-ebs-csi",
+            cluster_name=cluster.name,
+            addon_name="aws-ebs-csi-driver",
+            resolve_conflicts_on_update="OVERWRITE",
+            pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(role_arn=csi_role.arn, service_account="ebs-csi-controller-sa")
+            ],
+            opts=after_nodes,
+        )
+
+    def _load_balancer_controller(self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        service_account = "aws-load-balancer-controller"
+        role = aws.iam.Role(f"{name}-lb-controller", assume_role_policy=pod_identity_trust_policy(), opts=child)
+        aws.iam.RolePolicy(
+            f"{name}-lb-controller", role=role.id, policy=load_balancer_controller_policy(args.name), opts=child
+        )
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-lb-controller",
+            cluster_name=cluster.name,
+            namespace="kube-system",
+            service_account=service_account,
+            role_arn=role.arn,
+            opts=child,
+        )
+        chart = charts.AWS_LOAD_BALANCER_CONTROLLER
+        k8s.helm.v3.Release(
+            f"{name}-lb-controller",
+            name=chart.name,
+            chart=chart.name,
+            version=chart.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+            namespace="kube-system",
+            atomic=True,
+            values={
+                "clusterName": args.name,
+                "region": args.region,
+                "vpcId": args.vpc_id,
+                "replicaCount": 2,
+                "serviceAccount": {"create": True, "name": service_account},
+                "podDisruptionBudget": {"maxUnavailable": 1},
+                "enableServiceMutatorWebhook": False,
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[association]),
+        )

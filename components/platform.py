@@ -1,0 +1,110 @@
+"""The Platform: the one place where tiers are wired together.
+
+Data flows one way: config → Platform → tiers → resources. A tier receives what it needs from
+another as typed args (ids, endpoints, the Kubernetes provider), never by reaching into it.
+The tagging transformation set here reaches every descendant resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import AwsCloud, LocalCloud, StackConfig
+from components.local_cluster import LocalCluster
+from components.namespaces import Namespaces
+from components.tagging import base_labels, base_tags, tagging_transformation
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    config: StackConfig
+    project: str
+    stack: str
+
+
+class Platform(pulumi.ComponentResource):
+    """The whole system for one stack."""
+
+    kubernetes: k8s.Provider
+    """The provider of the stack's Kubernetes cluster."""
+    outputs: dict[str, pulumi.Input[object]]
+    """Stack outputs, by name."""
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        config = args.config
+        self.tags = base_tags(args.project, config.environment, args.stack, config.tags)
+        self.labels = base_labels(config.environment)
+        own = pulumi.ResourceOptions(transformations=[tagging_transformation(self.tags, self.labels)])
+        super().__init__("platform:index:Platform", name, None, pulumi.ResourceOptions.merge(own, opts))
+        self.prefix = f"{args.project}-{config.environment}"
+        self.outputs = {"environment": config.environment, "protection": config.protection}
+
+        if isinstance(config.cloud, AwsCloud):
+            self.kubernetes = self._aws_foundation(config, config.cloud)
+        else:
+            self.kubernetes = self._local_foundation(config.cloud)
+        self.namespaces = Namespaces("namespaces", opts=self._k8s_opts())
+        self.register_outputs(dict(self.outputs))
+
+    def _k8s_opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.kubernetes})
+
+    def _local_foundation(self, cloud: LocalCloud) -> k8s.Provider:
+        cluster = LocalCluster("cluster", cloud, opts=pulumi.ResourceOptions(parent=self))
+        self.outputs["kubeContext"] = cluster.context
+        return cluster.provider
+
+    def _aws_foundation(self, config: StackConfig, cloud: AwsCloud) -> k8s.Provider:
+        import pulumi_aws as aws
+
+        from components.eks_cluster import EksCluster, EksClusterArgs
+        from components.network import Network, NetworkArgs
+
+        assert config.network is not None and config.cluster is not None  # guaranteed by StackConfig
+        provider = aws.Provider(
+            "aws",
+            region=cloud.region,
+            allowed_account_ids=[cloud.account_id],
+            default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws_opts = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
+        network = Network(
+            "network",
+            NetworkArgs(
+                name_prefix=self.prefix,
+                cidr=config.network.cidr,
+                availability_zones=config.network.availability_zones,
+                nat_per_az=config.rules.nat_per_az,
+                flow_log_retention_days=config.network.flow_logs.retention_days,
+                flow_log_traffic_type=config.network.flow_logs.traffic_type,
+                cluster_name=self.prefix,
+                account_id=cloud.account_id,
+                region=cloud.region,
+            ),
+            opts=aws_opts,
+        )
+        cluster = EksCluster(
+            "cluster",
+            EksClusterArgs(
+                name=self.prefix,
+                settings=config.cluster,
+                account_id=cloud.account_id,
+                region=cloud.region,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                deletion_protection=config.rules.deletion_protection,
+            ),
+            opts=aws_opts,
+        )
+        self.network, self.cluster = network, cluster
+        self.outputs.update(
+            vpcId=network.vpc_id,
+            clusterName=cluster.cluster_name,
+            clusterEndpoint=cluster.endpoint,
+            kubeconfig=cluster.kubeconfig,
+        )
+        return cluster.provider

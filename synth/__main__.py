@@ -1,0 +1,67 @@
+"""Command line of the offline synth.
+
+    python -m synth <stack>                  resource tree and counts per type
+    python -m synth <stack> --out DIR        DIR/resources.json, DIR/manifests/, DIR/graph.mmd
+    python -m synth diff OLD.json NEW.json   Markdown for a pull-request comment
+    python -m synth reference                the README's config reference, from the config models
+
+Exit status: 0 on success, 2 on invalid configuration or stack files (one message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from synth.engine import ROOT, StackFileError, Synthesis, stack_names, synthesize
+from synth.output import render_tree, write_outputs
+
+
+def _synth(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m synth", description="Synthesize a stack offline, under mocks.")
+    parser.add_argument("stack", help=f"stack name ({', '.join(stack_names()) or 'none found'})")
+    parser.add_argument("--out", type=Path, help="write resources.json, manifests/ and graph.mmd here")
+    args = parser.parse_args(argv)
+
+    from components.config import ConfigError
+
+    started = time.perf_counter()
+    try:
+        synthesis: Synthesis = synthesize(args.stack)
+    except (ConfigError, StackFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    if args.out:
+        written = write_outputs(synthesis, args.out)
+        print(f"{args.stack}: {len(synthesis.resources)} resources, {written} manifests written to {args.out}")
+    else:
+        print(render_tree(synthesis))
+    print(f"synthesized in {elapsed:.2f} s", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    if argv[:1] == ["diff"]:
+        from synth import diff
+
+        return diff.main(argv[1:])
+    if argv[:1] == ["reference"]:
+        from synth.reference import render_reference
+
+        print(render_reference(), end="")
+        return 0
+    return _synth(argv)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except StackFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
