@@ -129,7 +129,9 @@ PROTECTION: Mapping[str, ProtectionRules] = {
 class LocalCloud(Model):
     """An existing local Kubernetes cluster (kind, k3d, minikube, Docker Desktop): no cloud account."""
 
-    provider: Literal["local"] = Field(description="`local`: use an existing kube context, create nothing in AWS.")
+    provider: Literal["local"] = Field(
+        description="`local`: use an existing kube context, create nothing in AWS."
+    )
     kube_context: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
         description="Name of the kube context to deploy into (e.g. `kind-platform`)."
     )
@@ -143,10 +145,12 @@ class LocalCloud(Model):
 class AwsCloud(Model):
     """An AWS account and region: VPC, EKS and managed services are created there."""
 
-    provider: Literal["aws"] = Field(description="`aws`: create the network, EKS and managed services in AWS.")
+    provider: Literal["aws"] = Field(
+        description="`aws`: create the network, EKS and managed services in AWS."
+    )
     region: AwsRegion = Field(description="AWS region of the stack, e.g. `eu-west-1`.")
     account_id: AccountId = Field(
-        description="The only AWS account this stack may touch (guards against deploying with the wrong credentials)."
+        description="The only AWS account this stack may touch (guards against using the wrong credentials)."
     )
 
 
@@ -157,7 +161,9 @@ class FlowLogSettings(Model):
     retention_days: Literal[30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653] = Field(
         default=90, description="CloudWatch retention of the VPC flow logs, in days."
     )
-    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field(default="ALL", description="Which traffic is logged.")
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field(
+        default="ALL", description="Which traffic is logged."
+    )
 
 
 class NetworkSettings(Model):
@@ -165,7 +171,9 @@ class NetworkSettings(Model):
 
     cidr: ipaddress.IPv4Network = Field(description="VPC CIDR block, a /16 to /20.")
     availability_zones: list[AvailabilityZone] = Field(
-        min_length=1, max_length=6, description="Availability zones to spread subnets over, all in the stack's region."
+        min_length=1,
+        max_length=6,
+        description="Availability zones to spread subnets over, all in the stack's region.",
     )
     flow_logs: FlowLogSettings = Field(default_factory=FlowLogSettings, description="VPC flow logs.")
 
@@ -173,7 +181,9 @@ class NetworkSettings(Model):
     @classmethod
     def _cidr_size(cls, v: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
         if not 16 <= v.prefixlen <= 20:
-            raise ValueError(f"a /16 to /20 block is needed to fit three subnet tiers per AZ, got /{v.prefixlen}")
+            raise ValueError(
+                f"a /16 to /20 block is needed to fit three subnet tiers per AZ, got /{v.prefixlen}"
+            )
         if not v.is_private:
             raise ValueError(f"{v} is not a private (RFC 1918) range")
         return v
@@ -189,8 +199,12 @@ class NetworkSettings(Model):
 class NodeGroupSettings(Model):
     """One EKS managed node group."""
 
-    instance_types: list[InstanceType] = Field(min_length=1, description="EC2 instance types, e.g. `[m7i.large]`.")
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(default="ON_DEMAND", description="On-demand or spot capacity.")
+    instance_types: list[InstanceType] = Field(
+        min_length=1, description="EC2 instance types, e.g. `[m7i.large]`."
+    )
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
+        default="ON_DEMAND", description="On-demand or spot capacity."
+    )
     min_size: int = Field(ge=0, le=100, description="Smallest number of nodes.")
     desired_size: int = Field(ge=0, le=100, description="Initial number of nodes (the autoscaler moves it).")
     max_size: int = Field(ge=1, le=100, description="Largest number of nodes.")
@@ -212,7 +226,8 @@ class ClusterSettings(Model):
 
     version: KubeVersion = Field(description="Kubernetes minor version, e.g. `1.33`.")
     endpoint_public_access: bool = Field(
-        default=False, description="Expose the API server endpoint publicly (allow-listed by publicAccessCidrs)."
+        default=False,
+        description="Expose the API server endpoint publicly (allow-listed by publicAccessCidrs).",
     )
     public_access_cidrs: list[ipaddress.IPv4Network] = Field(
         default_factory=list, description="CIDRs allowed to reach a public API endpoint; never 0.0.0.0/0."
@@ -230,10 +245,14 @@ class ClusterSettings(Model):
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterSettings:
         if self.endpoint_public_access and not self.public_access_cidrs:
-            raise ValueError("endpointPublicAccess needs publicAccessCidrs: an allow-list of who may reach it")
+            raise ValueError(
+                "endpointPublicAccess needs publicAccessCidrs: an allow-list of who may reach it"
+            )
         for cidr in self.public_access_cidrs:
             if cidr.prefixlen == 0:
-                raise ValueError(f"publicAccessCidrs may not contain {cidr}: list the networks that need access")
+                raise ValueError(
+                    f"publicAccessCidrs may not contain {cidr}: list the networks that need access"
+                )
         if self.public_access_cidrs and not self.endpoint_public_access:
             raise ValueError("publicAccessCidrs is set but endpointPublicAccess is false")
         return self
@@ -297,7 +316,9 @@ class StackConfig(Model):
                 if getattr(self, key) is not None:
                     raise _at(key, "is only for AWS stacks (cloud.provider is `local`)")
             if self.protection == "production":
-                raise _at("protection", "`production` needs cloud.provider `aws` (several AZs, managed backups)")
+                raise _at(
+                    "protection", "`production` needs cloud.provider `aws` (several AZs, managed backups)"
+                )
         return self
 
     @property
@@ -373,8 +394,8 @@ def validate(raw: Mapping[str, Any]) -> StackConfig:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(
-            f"{NAMESPACE}:{unknown[0]}: unknown key (value {_show(raw[unknown[0]])}); "
-            f"allowed keys are {', '.join(sorted(known))}"
+            f"{NAMESPACE}:{unknown[0]}: unknown key; allowed keys are {', '.join(sorted(known))} "
+            f"(value: {_show(raw[unknown[0]])})"
         )
     try:
         return StackConfig.model_validate(dict(raw))

@@ -44,7 +44,9 @@ def render_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: st
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+            ],
             "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
             "current-context": cluster_name,
             "users": [
@@ -54,7 +56,16 @@ def render_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: st
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+                            "args": [
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--region",
+                                region,
+                                "--output",
+                                "json",
+                            ],
                             "interactiveMode": "Never",
                         }
                     },
@@ -75,20 +86,46 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
     owned = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
     creating = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
     return document(
-        allow(["iam:CreateServiceLinkedRole"], StringEquals={"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}),
+        allow(
+            ["iam:CreateServiceLinkedRole"],
+            StringEquals={"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"},
+        ),
         allow(
             [
-                "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
-                "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
-                "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
-                "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:GetCoipPoolUsage", "ec2:DescribeCoipPools",
-                "ec2:GetSecurityGroupsForVpc", "ec2:DescribeIpamPools", "ec2:DescribeRouteTables",
-                "elasticloadbalancing:Describe*", "acm:ListCertificates", "acm:DescribeCertificate",
-                "iam:ListServerCertificates", "iam:GetServerCertificate", "cognito-idp:DescribeUserPoolClient",
-                "waf-regional:GetWebACL", "waf-regional:GetWebACLForResource", "waf-regional:AssociateWebACL",
-                "waf-regional:DisassociateWebACL", "wafv2:GetWebACL", "wafv2:GetWebACLForResource",
-                "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "shield:GetSubscriptionState",
-                "shield:DescribeProtection", "shield:CreateProtection", "shield:DeleteProtection",
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeVpcPeeringConnections",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeTags",
+                "ec2:GetCoipPoolUsage",
+                "ec2:DescribeCoipPools",
+                "ec2:GetSecurityGroupsForVpc",
+                "ec2:DescribeIpamPools",
+                "ec2:DescribeRouteTables",
+                "elasticloadbalancing:Describe*",
+                "acm:ListCertificates",
+                "acm:DescribeCertificate",
+                "iam:ListServerCertificates",
+                "iam:GetServerCertificate",
+                "cognito-idp:DescribeUserPoolClient",
+                "waf-regional:GetWebACL",
+                "waf-regional:GetWebACLForResource",
+                "waf-regional:AssociateWebACL",
+                "waf-regional:DisassociateWebACL",
+                "wafv2:GetWebACL",
+                "wafv2:GetWebACLForResource",
+                "wafv2:AssociateWebACL",
+                "wafv2:DisassociateWebACL",
+                "shield:GetSubscriptionState",
+                "shield:DescribeProtection",
+                "shield:CreateProtection",
+                "shield:DeleteProtection",
             ]
         ),
         allow(["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]),
@@ -99,24 +136,36 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
             StringEquals={"ec2:CreateAction": "CreateSecurityGroup"},
             **creating,
         ),
-        allow(["ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteSecurityGroup"], "arn:aws:ec2:*:*:security-group/*", **owned),
+        allow(
+            ["ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteSecurityGroup"],
+            "arn:aws:ec2:*:*:security-group/*",
+            **owned,
+        ),
         allow(
             ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], **creating
         ),
         allow(
             [
-                "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-                "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:DeleteRule",
             ]
         ),
         allow(
             [
-                "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
-                "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType",
-                "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
-                "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
-                "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
-                "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyCapacityReservation",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                "elasticloadbalancing:SetIpAddressType",
+                "elasticloadbalancing:SetSecurityGroups",
+                "elasticloadbalancing:SetSubnets",
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:ModifyListenerAttributes",
+                "elasticloadbalancing:ModifyCapacityReservation",
                 "elasticloadbalancing:ModifyIpPools",
             ],
             [
@@ -141,9 +190,12 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
         ),
         allow(
             [
-                "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
-                "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
-                "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
+                "elasticloadbalancing:SetWebAcl",
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:AddListenerCertificates",
+                "elasticloadbalancing:RemoveListenerCertificates",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:SetRulePriorities",
             ]
         ),
     )
@@ -160,6 +212,8 @@ class EksClusterArgs:
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Input[str]]
     deletion_protection: bool
+    protect: bool
+    """Pulumi `protect` on the cluster, its keys and its audit log group."""
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -181,6 +235,7 @@ class EksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         settings = args.settings
 
         secrets_key = aws.kms.Key(
@@ -189,7 +244,7 @@ class EksCluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy(args.account_id),
-            opts=child,
+            opts=stateful,
         )
         logs_key = aws.kms.Key(
             f"{name}-logs-key",
@@ -197,14 +252,14 @@ class EksCluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=logs_key_policy(args.account_id, args.region),
-            opts=child,
+            opts=stateful,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
             name=f"/aws/eks/{args.name}/cluster",
             retention_in_days=settings.log_retention_days,
             kms_key_id=logs_key.arn,
-            opts=child,
+            opts=stateful,
         )
         cluster_role = role(
             f"{name}-cluster", service_trust_policy("eks.amazonaws.com"), ["AmazonEKSClusterPolicy"], child
@@ -230,12 +285,16 @@ class EksCluster(pulumi.ComponentResource):
             ),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             deletion_protection=args.deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=args.protect),
         )
         for arn in settings.admin_role_arns:
             role_name = arn.rsplit("/", 1)[-1]
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{role_name}", cluster_name=cluster.name, principal_arn=arn, type="STANDARD", opts=child
+                f"{name}-admin-{role_name}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                opts=child,
             )
             aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{role_name}",
@@ -254,9 +313,9 @@ class EksCluster(pulumi.ComponentResource):
         self.oidc_issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         self.node_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id)
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda c: c.data)).apply(
-                lambda v: render_kubeconfig(v[0], v[1], v[2], args.region)
-            )
+            pulumi.Output.all(
+                cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda c: c.data)
+            ).apply(lambda v: render_kubeconfig(v[0], v[1], v[2], args.region))
         )
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -341,7 +400,12 @@ class EksCluster(pulumi.ComponentResource):
 
     def _addons(self, name: str, cluster: aws.eks.Cluster, node_groups: list[pulumi.Resource]) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        aws.eks.Addon(f"{name}-pod-identity-agent", cluster_name=cluster.name, addon_name="eks-pod-identity-agent", opts=child)
+        aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=cluster.name,
+            addon_name="eks-pod-identity-agent",
+            opts=child,
+        )
         for addon in ("vpc-cni", "kube-proxy"):
             aws.eks.Addon(
                 f"{name}-{addon}",
@@ -353,7 +417,11 @@ class EksCluster(pulumi.ComponentResource):
         # CoreDNS and the CSI driver run as pods: they need nodes first.
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=node_groups)
         aws.eks.Addon(
-            f"{name}-coredns", cluster_name=cluster.name, addon_name="coredns", resolve_conflicts_on_update="OVERWRITE", opts=after_nodes
+            f"{name}-coredns",
+            cluster_name=cluster.name,
+            addon_name="coredns",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=after_nodes,
         )
         csi_role = role(
             f"{name}-ebs-csi", pod_identity_trust_policy(), ["service-role/AmazonEBSCSIDriverPolicy"], child
@@ -364,7 +432,9 @@ class EksCluster(pulumi.ComponentResource):
             addon_name="aws-ebs-csi-driver",
             resolve_conflicts_on_update="OVERWRITE",
             pod_identity_associations=[
-                aws.eks.AddonPodIdentityAssociationArgs(role_arn=csi_role.arn, service_account="ebs-csi-controller-sa")
+                aws.eks.AddonPodIdentityAssociationArgs(
+                    role_arn=csi_role.arn, service_account="ebs-csi-controller-sa"
+                )
             ],
             opts=after_nodes,
         )
@@ -372,9 +442,14 @@ class EksCluster(pulumi.ComponentResource):
     def _load_balancer_controller(self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster) -> None:
         child = pulumi.ResourceOptions(parent=self)
         service_account = "aws-load-balancer-controller"
-        role = aws.iam.Role(f"{name}-lb-controller", assume_role_policy=pod_identity_trust_policy(), opts=child)
+        role = aws.iam.Role(
+            f"{name}-lb-controller", assume_role_policy=pod_identity_trust_policy(), opts=child
+        )
         aws.iam.RolePolicy(
-            f"{name}-lb-controller", role=role.id, policy=load_balancer_controller_policy(args.name), opts=child
+            f"{name}-lb-controller",
+            role=role.id,
+            policy=load_balancer_controller_policy(args.name),
+            opts=child,
         )
         association = aws.eks.PodIdentityAssociation(
             f"{name}-lb-controller",

@@ -20,7 +20,11 @@ def document(*statements: dict[str, Any]) -> str:
 def service_trust_policy(*services: str) -> str:
     """A role trust policy letting the given AWS services assume the role."""
     return document(
-        {"Effect": "Allow", "Principal": {"Service": list(services) if len(services) > 1 else services[0]}, "Action": "sts:AssumeRole"}
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
+            "Action": "sts:AssumeRole",
+        }
     )
 
 
@@ -58,9 +62,19 @@ def logs_key_policy(account: str, region: str) -> str:
             "Sid": "CloudWatchLogsEncrypts",
             "Effect": "Allow",
             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Action": [
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
             "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}},
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"
+                }
+            },
         },
     )
 

@@ -52,7 +52,12 @@ class Namespaces(pulumi.ComponentResource):
     names: Mapping[str, str]
     """Namespace name by its own name (a stable handle for later tiers)."""
 
-    def __init__(self, name: str, specs: tuple[NamespaceSpec, ...] = NAMESPACES, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        specs: tuple[NamespaceSpec, ...] = NAMESPACES,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("platform:cluster:Namespaces", name, None, opts)
         self.resources: dict[str, k8s.core.v1.Namespace] = {}
         for spec in specs:

@@ -57,6 +57,8 @@ class NetworkArgs(Model):
     cluster_name: str
     account_id: str
     region: str
+    protect: bool
+    """Pulumi `protect` on the stateful pieces (the flow-log key and group)."""
     """The EKS cluster's name, for the subnet discovery tags of the load balancer controller."""
 
 
@@ -89,7 +91,9 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         # The default security group allows all traffic between its members: empty it.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags={"Name": f"{args.name_prefix}-default"}, opts=child)
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, tags={"Name": f"{args.name_prefix}-default"}, opts=child
+        )
         igw = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{args.name_prefix}-igw"}, opts=child
         )
@@ -122,7 +126,12 @@ class Network(pulumi.ComponentResource):
                 f"{name}-public-{zone}", subnet_id=public.id, route_table_id=public_rt.id, opts=child
             )
             if args.nat_per_az or not nat_ids:
-                eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags={"Name": f"{args.name_prefix}-nat-{zone}"}, opts=child)
+                eip = aws.ec2.Eip(
+                    f"{name}-nat-{zone}",
+                    domain="vpc",
+                    tags={"Name": f"{args.name_prefix}-nat-{zone}"},
+                    opts=child,
+                )
                 nat = aws.ec2.NatGateway(
                     f"{name}-nat-{zone}",
                     allocation_id=eip.allocation_id,
@@ -138,7 +147,11 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 availability_zone=zone,
                 cidr_block=cidrs.private,
-                tags={"Name": f"{args.name_prefix}-private-{zone}", "kubernetes.io/role/internal-elb": "1", **elb_tags},
+                tags={
+                    "Name": f"{args.name_prefix}-private-{zone}",
+                    "kubernetes.io/role/internal-elb": "1",
+                    **elb_tags,
+                },
                 opts=child,
             )
             private_rt = aws.ec2.RouteTable(
@@ -180,20 +193,21 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
         child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         key = aws.kms.Key(
             f"{name}-flow-logs-key",
             description=f"{args.name_prefix} VPC flow logs",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=logs_key_policy(args.account_id, args.region),
-            opts=child,
+            opts=stateful,
         )
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             name=f"/aws/vpc/{args.name_prefix}/flow-logs",
             retention_in_days=args.flow_log_retention_days,
             kms_key_id=key.arn,
-            opts=child,
+            opts=stateful,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
@@ -210,7 +224,11 @@ class Network(pulumi.ComponentResource):
                         "Statement": [
                             {
                                 "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                                "Action": [
+                                    "logs:CreateLogStream",
+                                    "logs:PutLogEvents",
+                                    "logs:DescribeLogStreams",
+                                ],
                                 "Resource": [arn, f"{arn}:*"],
                             }
                         ],

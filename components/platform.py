@@ -84,6 +84,7 @@ class Platform(pulumi.ComponentResource):
                 cluster_name=self.prefix,
                 account_id=cloud.account_id,
                 region=cloud.region,
+                protect=config.rules.protect,
             ),
             opts=aws_opts,
         )
@@ -97,6 +98,7 @@ class Platform(pulumi.ComponentResource):
                 vpc_id=network.vpc_id,
                 private_subnet_ids=network.private_subnet_ids,
                 deletion_protection=config.rules.deletion_protection,
+                protect=config.rules.protect,
             ),
             opts=aws_opts,
         )

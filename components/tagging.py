@@ -27,7 +27,11 @@ def base_tags(project: str, environment: str, stack: str, extra: Mapping[str, st
 
 def base_labels(environment: str) -> dict[str, str]:
     """The labels every Kubernetes object carries (plus its own `app.kubernetes.io/name`)."""
-    return {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY, ENVIRONMENT_LABEL: environment}
+    return {
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        ENVIRONMENT_LABEL: environment,
+    }
 
 
 def _merge_tags(current: Any, tags: Mapping[str, str]) -> Any:
@@ -42,13 +46,17 @@ def _merge_labels(metadata: Any, labels: Mapping[str, str], default_name: str) -
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, Mapping):
-        raise TypeError("Kubernetes metadata must be given as a dict so that platform labels can be merged in")
+        raise TypeError(
+            "Kubernetes metadata must be given as a dict so that platform labels can be merged in"
+        )
     own = dict(metadata.get("labels") or {})
     own.setdefault(NAME_LABEL, default_name)
     return {**metadata, "labels": {**labels, **own}}
 
 
-def tagging_transformation(tags: Mapping[str, str], labels: Mapping[str, str]) -> pulumi.ResourceTransformation:
+def tagging_transformation(
+    tags: Mapping[str, str], labels: Mapping[str, str]
+) -> pulumi.ResourceTransformation:
     """A transformation adding ``tags`` to AWS resources and ``labels`` to Kubernetes objects."""
 
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:

@@ -20,23 +20,33 @@ from synth.output import render_tree, write_outputs
 
 
 def _synth(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m synth", description="Synthesize a stack offline, under mocks.")
+    parser = argparse.ArgumentParser(
+        prog="python -m synth", description="Synthesize a stack offline, under mocks."
+    )
     parser.add_argument("stack", help=f"stack name ({', '.join(stack_names()) or 'none found'})")
     parser.add_argument("--out", type=Path, help="write resources.json, manifests/ and graph.mmd here")
+    parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        default=ROOT,
+        help="folder holding Pulumi.yaml and the stack files (default: the project)",
+    )
     args = parser.parse_args(argv)
 
     from components.config import ConfigError
 
     started = time.perf_counter()
     try:
-        synthesis: Synthesis = synthesize(args.stack)
+        synthesis: Synthesis = synthesize(args.stack, root=args.stack_dir)
     except (ConfigError, StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - started
     if args.out:
         written = write_outputs(synthesis, args.out)
-        print(f"{args.stack}: {len(synthesis.resources)} resources, {written} manifests written to {args.out}")
+        print(
+            f"{args.stack}: {len(synthesis.resources)} resources, {written} manifests written to {args.out}"
+        )
     else:
         print(render_tree(synthesis))
     print(f"synthesized in {elapsed:.2f} s", file=sys.stderr)

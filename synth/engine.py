@@ -175,7 +175,7 @@ def _recording_monitor(mocks: PlatformMocks, sink: list[Registration]) -> Any:
     class RecordingMonitor(MockMonitor):
         """A mock monitor that also keeps what the engine would store: parent, provider, protect."""
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
@@ -211,15 +211,18 @@ def _plain(value: Any) -> Any:
 
 def synthesize(
     stack: str,
+    *,
     program: Callable[[], Any] | None = None,
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
     project: str | None = None,
     root: Path = ROOT,
+    record: list[Registration] | None = None,
 ) -> Synthesis:
     """Run ``program`` (the project's ``__main__`` by default) for ``stack`` under mocks.
 
-    ``config`` replaces the stack file's config (tests use it for invalid inputs).
+    ``config`` replaces the stack file's config (tests use it for invalid inputs); ``record``
+    receives each registration as it happens (so a failed run still shows what was registered).
     Raises the program's ConfigError untouched, so callers can report it.
     """
     import pulumi
@@ -233,7 +236,7 @@ def synthesize(
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    sink: list[Registration] = []
+    sink: list[Registration] = record if record is not None else []
     outputs: dict[str, Any] = {}
     cloud = _decoded(config.get(f"{project}:cloud"))
     mocks = PlatformMocks(
@@ -250,7 +253,7 @@ def synthesize(
     stack_resource = settings.get_root_resource()
 
     def run() -> None:
-        result = (program or _main_program(root))()
+        result = (program or _main_program(ROOT))()
         if isinstance(result, Mapping):
             for key, value in result.items():
                 pulumi.export(key, value)

@@ -48,7 +48,9 @@ _ARN_SERVICE = {"cloudwatch": "logs", "elasticache": "elasticache", "rds": "rds"
 class PlatformMocks(Mocks):
     """Answers resource registrations and data-source calls as AWS and Kubernetes would."""
 
-    def __init__(self, project: str, stack: str, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT):
+    def __init__(
+        self, project: str, stack: str, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT
+    ):
         self.project = project
         self.stack = stack
         self.region = region
@@ -68,14 +70,22 @@ class PlatformMocks(Mocks):
             return self._random(typ, name, inputs)
         return f"{name}-{stable_hex(typ, name, length=8)}", inputs
 
+    @property
+    def _secrets_arn(self) -> str:
+        return f"arn:aws:secretsmanager:{self.region}:{self.account}"
+
     def _arn(self, typ: str, name: str) -> str:
-        module = typ.split(":")[1].split("/")[0]
+        module = typ.split(":")[1].split("/", maxsplit=1)[0]
         service = _ARN_SERVICE.get(module, module)
         resource = typ.rsplit(":", 1)[-1].lower()
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}/{name}"
 
     def _aws(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        physical = inputs.get("name") if isinstance(inputs.get("name"), str) else f"{name}-{stable_hex(typ, name, length=7)}"
+        physical = (
+            inputs.get("name")
+            if isinstance(inputs.get("name"), str)
+            else f"{name}-{stable_hex(typ, name, length=7)}"
+        )
         rid = _ID_PREFIX.get(typ, "") + stable_hex(typ, name) if typ in _ID_PREFIX else physical
         out: dict[str, Any] = {**inputs, "arn": self._arn(typ, physical), "tagsAll": inputs.get("tags", {})}
         if typ == "aws:eks/cluster:Cluster":
@@ -84,8 +94,13 @@ class PlatformMocks(Mocks):
                 name=physical,
                 endpoint=f"https://{host}.gr7.{self.region}.eks.amazonaws.com",
                 certificateAuthority={"data": FAKE_CA},
-                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{host}"}]}],
-                vpcConfig={**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": "sg-" + stable_hex(name, "csg")},
+                identities=[
+                    {"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{host}"}]}
+                ],
+                vpcConfig={
+                    **inputs.get("vpcConfig", {}),
+                    "clusterSecurityGroupId": "sg-" + stable_hex(name, "csg"),
+                },
                 status="ACTIVE",
             )
         elif typ == "aws:kms/key:Key":
@@ -102,22 +117,23 @@ class PlatformMocks(Mocks):
                 endpoint=f"{ident}.cluster-{suffix}.{self.region}.rds.amazonaws.com",
                 readerEndpoint=f"{ident}.cluster-ro-{suffix}.{self.region}.rds.amazonaws.com",
                 port=inputs.get("port", 5432),
-                masterUserSecrets=[
-                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:rds!cluster-{suffix}"}
-                ],
+                masterUserSecrets=[{"secretArn": f"{self._secrets_arn}:secret:rds!cluster-{suffix}"}],
                 clusterResourceId=f"cluster-{suffix.upper()}",
             )
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             ident = inputs.get("replicationGroupId", physical)
+            host = f"{ident}.{stable_hex(name, length=6)}.cache.amazonaws.com"
             out.update(
-                primaryEndpointAddress=f"master.{ident}.{stable_hex(name, length=6)}.euw1.cache.amazonaws.com",
-                readerEndpointAddress=f"replica.{ident}.{stable_hex(name, length=6)}.euw1.cache.amazonaws.com",
+                primaryEndpointAddress=f"master.{host}",
+                readerEndpointAddress=f"replica.{host}",
                 port=inputs.get("port", 6379),
             )
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             out.update(id=rid)
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            out.update(arn=f"arn:aws:logs:{self.region}:{self.account}:log-group:{inputs.get('name', physical)}")
+            out.update(
+                arn=f"arn:aws:logs:{self.region}:{self.account}:log-group:{inputs.get('name', physical)}"
+            )
         return rid, out
 
     def _kubernetes(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -128,7 +144,10 @@ class PlatformMocks(Mocks):
             out.setdefault("name", name)
             out["status"] = {"status": "deployed", "namespace": inputs.get("namespace", "default")}
         if typ == "kubernetes:core/v1:Service":
-            out["spec"] = {**(inputs.get("spec") or {}), "clusterIP": "10.100.0." + str(int(stable_hex(name, length=2), 16))}
+            out["spec"] = {
+                **(inputs.get("spec") or {}),
+                "clusterIP": "10.100.0." + str(int(stable_hex(name, length=2), 16)),
+            }
         namespace = metadata.get("namespace")
         return f"{namespace}/{metadata['name']}" if namespace else metadata["name"], out
 
@@ -136,18 +155,30 @@ class PlatformMocks(Mocks):
         length = int(inputs.get("length", 32))
         value = stable_hex(typ, name, length=64)
         value = (value * (length // len(value) + 1))[:length]
-        return name, {**inputs, "result": value, "b64Std": base64.b64encode(value.encode()).decode(), "hex": value}
+        return name, {
+            **inputs,
+            "result": value,
+            "b64Std": base64.b64encode(value.encode()).decode(),
+            "hex": value,
+        }
 
     # -- data sources ------------------------------------------------------------------------
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:role/deployer", "userId": "AIDAMOCK"}, None
+            return {
+                "accountId": self.account,
+                "arn": f"arn:aws:iam::{self.account}:role/deployer",
+                "userId": "AIDAMOCK",
+            }, None
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, None
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"json": json.dumps(args.args, sort_keys=True), "id": stable_hex(json.dumps(args.args, sort_keys=True))}, None
+            return {
+                "json": json.dumps(args.args, sort_keys=True),
+                "id": stable_hex(json.dumps(args.args, sort_keys=True)),
+            }, None
         return {}, None

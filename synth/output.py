@@ -77,7 +77,9 @@ def manifests(synthesis: Synthesis) -> list[dict[str, Any]]:
 
 def mermaid_graph(synthesis: Synthesis) -> str:
     """A Mermaid flowchart of the component tree, each component with its resource count."""
-    components = [r for r in synthesis.resources if not r.custom and not r.type.startswith("pulumi:providers:")]
+    components = [
+        r for r in synthesis.resources if not r.custom and not r.type.startswith("pulumi:providers:")
+    ]
     ids = {r.urn: f"c{i}" for i, r in enumerate(components)}
     counts: Counter[str] = Counter(r.parent or "" for r in synthesis.resources if r.custom)
     lines = ["flowchart TD", f'  stack(["stack {synthesis.stack}"])']

@@ -38,7 +38,7 @@ def _type_name(annotation: Any) -> str:
     if origin is list:
         return f"list of {_type_name(typing.get_args(annotation)[0])}"
     if origin is dict:
-        key, value = typing.get_args(annotation)
+        _, value = typing.get_args(annotation)
         return f"map of {_type_name(value)}"
     if isinstance(annotation, type):
         return annotation.__name__

@@ -1,0 +1,89 @@
+"""Invariants over a synthesized stack, as functions returning violations (empty list = holds).
+
+Kept apart from the tests so that each can be shown to fail on a deliberately broken input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from components.tagging import REQUIRED_LABELS
+from synth.engine import SECRET, Registration
+from synth.output import manifest
+
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_?key|authToken|apiKey)$", re.IGNORECASE)
+NOT_A_SECRET = re.compile(r"(Arn|Name|Ref|Id|Key(Id|Ref))$")
+
+
+@cache
+def sdk_accepts_tags(type_token: str) -> bool:
+    """Whether the pulumi-aws class behind a type token has a `tags` input (i.e. is taggable)."""
+    _, module, name = type_token.split(":")
+    package = "pulumi_aws" if module.startswith("index") else f"pulumi_aws.{module.split('/')[0]}"
+    cls = getattr(importlib.import_module(package), name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+def missing_tags(resources: Iterable[Registration], required: Mapping[str, str]) -> list[str]:
+    """Taggable AWS resources whose `tags` lack a required key or carry a different value."""
+    problems = []
+    for r in resources:
+        if not r.custom or not r.type.startswith("aws:") or not sdk_accepts_tags(r.type):
+            continue
+        tags = r.inputs.get("tags") or {}
+        wrong = {k: tags.get(k) for k, v in required.items() if tags.get(k) != v}
+        if wrong:
+            problems.append(f"{r.urn}: tags {wrong} should be {dict(required)}")
+    return problems
+
+
+def missing_labels(resources: Iterable[Registration], environment: str) -> list[str]:
+    """Kubernetes objects without the platform's labels."""
+    problems = []
+    for r in resources:
+        obj = manifest(r)
+        if obj is None:
+            continue
+        labels = obj["metadata"].get("labels") or {}
+        absent = [k for k in REQUIRED_LABELS if not labels.get(k)]
+        if absent or labels.get("platform/environment") != environment:
+            problems.append(f"{r.urn}: labels {labels} lack {absent or 'the environment'}")
+    return problems
+
+
+def _walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def plaintext_secrets(resources: Iterable[Registration]) -> list[str]:
+    """Inputs whose key says secret but whose value is in clear text (not masked as a secret)."""
+    problems = []
+    for r in resources:
+        for path, value in _walk(r.export_inputs()):
+            key = re.split(r"[.\[]", path)[-1]
+            if (
+                SECRET_KEY.search(key)
+                and not NOT_A_SECRET.search(key)
+                and isinstance(value, str)
+                and value
+                and value != SECRET
+            ):
+                problems.append(f"{r.urn}: {path} is a plaintext secret")
+    return problems
+
+
+def unprovided(resources: Iterable[Registration], package: str) -> list[str]:
+    """Custom resources of a package that would use the ambient default provider."""
+    return [r.urn for r in resources if r.custom and r.type.startswith(f"{package}:") and not r.provider]

@@ -1,0 +1,244 @@
+"""Invariants over every synthesized stack (each synthesized once per session)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+
+import pytest
+
+from components.config import PROTECTION, validate
+from components.network import plan_subnets
+from components.tagging import base_tags
+from synth.engine import Registration, Synthesis
+from tests.conftest import stack_values, synthesized
+from tests.invariants import missing_labels, missing_tags, plaintext_secrets, unprovided
+
+
+def _required_tags(synthesis: Synthesis) -> dict[str, str]:
+    config = validate(stack_values(synthesis.stack))
+    return base_tags(synthesis.project, config.environment, synthesis.stack, config.tags)
+
+
+def test_every_taggable_aws_resource_carries_the_platform_tags(aws_stack: Synthesis) -> None:
+    assert missing_tags(aws_stack.resources, _required_tags(aws_stack)) == []
+
+
+def test_tag_check_catches_an_untagged_resource() -> None:
+    prod = synthesized("prod")
+    vpc = next(r for r in prod.resources if r.type == "aws:ec2/vpc:Vpc")
+    broken = dataclasses.replace(vpc, inputs={**vpc.inputs, "tags": {"Name": "x"}})
+    assert missing_tags([broken], _required_tags(prod)) != []
+
+
+def test_extra_tags_from_config_reach_resources() -> None:
+    prod = synthesized("prod")
+    vpc = next(r for r in prod.resources if r.type == "aws:ec2/vpc:Vpc")
+    assert vpc.inputs["tags"]["DataClassification"] == "confidential"
+
+
+def test_every_kubernetes_object_carries_the_platform_labels(any_stack: Synthesis) -> None:
+    assert missing_labels(any_stack.resources, any_stack.stack) == []
+    assert any(r.type.startswith("kubernetes:core") for r in any_stack.resources)
+
+
+def test_label_check_catches_an_unlabelled_object() -> None:
+    dev = synthesized("dev")
+    namespace = next(r for r in dev.resources if r.type == "kubernetes:core/v1:Namespace")
+    broken = dataclasses.replace(
+        namespace, inputs={**namespace.inputs, "metadata": {"name": "x", "labels": {}}}
+    )
+    assert missing_labels([broken], "dev") != []
+
+
+def test_dev_uses_no_aws_at_all() -> None:
+    dev = synthesized("dev")
+    assert [r.urn for r in dev.resources if r.type.startswith(("aws:", "pulumi:providers:aws"))] == []
+
+
+def test_every_resource_uses_an_explicit_provider(any_stack: Synthesis) -> None:
+    assert unprovided(any_stack.resources, "aws") == []
+    assert unprovided(any_stack.resources, "kubernetes") == []
+
+
+def test_provider_check_catches_a_default_provider() -> None:
+    vpc = next(r for r in synthesized("prod").resources if r.type == "aws:ec2/vpc:Vpc")
+    assert unprovided([dataclasses.replace(vpc, provider=None)], "aws") == [vpc.urn]
+
+
+def test_aws_provider_is_pinned_to_the_stack_account(aws_stack: Synthesis) -> None:
+    (provider,) = aws_stack.by_type("pulumi:providers:aws")
+    config = validate(stack_values(aws_stack.stack))
+    assert provider.inputs["allowedAccountIds"] == f'["{config.cloud.account_id}"]'  # type: ignore[union-attr]
+
+
+def test_no_plaintext_secret_in_any_input(any_stack: Synthesis) -> None:
+    assert plaintext_secrets(any_stack.resources) == []
+    assert all(v != "" for v in any_stack.outputs.values())
+
+
+def test_secret_check_catches_a_clear_password() -> None:
+    fake = Registration(
+        "urn:x", "aws:rds/cluster:Cluster", "db", True, None, None, False, {"masterPassword": "hunter2"}
+    )
+    assert plaintext_secrets([fake]) == ["urn:x: masterPassword is a plaintext secret"]
+
+
+def test_kubeconfig_output_is_secret(aws_stack: Synthesis) -> None:
+    assert aws_stack.outputs["kubeconfig"] == "[secret]"
+
+
+# -- network ---------------------------------------------------------------------------------
+
+
+def _count(synthesis: Synthesis, type_: str) -> int:
+    return len(synthesis.by_type(type_))
+
+
+@pytest.mark.parametrize(("stack", "zones", "nats"), [("staging", 2, 1), ("uat", 2, 1), ("prod", 3, 3)])
+def test_subnets_in_every_zone_and_nat_per_az_only_where_protection_asks(
+    stack: str, zones: int, nats: int
+) -> None:
+    synthesis = synthesized(stack)
+    assert _count(synthesis, "aws:ec2/subnet:Subnet") == 3 * zones
+    assert _count(synthesis, "aws:ec2/natGateway:NatGateway") == nats
+    assert PROTECTION[validate(stack_values(stack)).protection].nat_per_az == (nats == zones)
+
+
+def test_isolated_subnets_have_no_route_out(aws_stack: Synthesis) -> None:
+    isolated_tables = [
+        r for r in aws_stack.by_type("aws:ec2/routeTable:RouteTable") if r.name.endswith("isolated-rt")
+    ]
+    assert len(isolated_tables) == 1
+    assert isolated_tables[0].inputs.get("routes", []) == []
+
+
+def test_private_subnets_route_through_nat_and_public_through_the_gateway(aws_stack: Synthesis) -> None:
+    tables = aws_stack.by_type("aws:ec2/routeTable:RouteTable")
+    for table in tables:
+        routes = table.inputs.get("routes", [])
+        if "-private-rt-" in table.name:
+            assert next(r.get("natGatewayId") for r in routes if r["cidrBlock"] == "0.0.0.0/0")
+        elif table.name.endswith("public-rt"):
+            assert next(r.get("gatewayId") for r in routes if r["cidrBlock"] == "0.0.0.0/0")
+
+
+def test_no_subnet_maps_public_ips_on_launch(aws_stack: Synthesis) -> None:
+    assert all(not s.inputs.get("mapPublicIpOnLaunch") for s in aws_stack.by_type("aws:ec2/subnet:Subnet"))
+
+
+def test_subnet_plan_is_disjoint_and_inside_the_vpc() -> None:
+    cidr = ipaddress.IPv4Network("10.40.0.0/16")
+    plan = plan_subnets(cidr, ["a", "b", "c", "d", "e", "f"])
+    blocks = [ipaddress.IPv4Network(b) for p in plan.values() for b in (p.public, p.private, p.isolated)]
+    assert all(b.subnet_of(cidr) for b in blocks)
+    assert all(not a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
+
+
+def test_subnet_plan_keeps_existing_zones_when_one_is_added() -> None:
+    cidr = ipaddress.IPv4Network("10.40.0.0/16")
+    assert plan_subnets(cidr, ["a", "b"])["a"] == plan_subnets(cidr, ["a", "b", "c"])["a"]
+
+
+def test_flow_logs_capture_all_traffic_to_an_encrypted_group(aws_stack: Synthesis) -> None:
+    (flow_log,) = aws_stack.by_type("aws:ec2/flowLog:FlowLog")
+    assert flow_log.inputs["trafficType"] == "ALL"
+    groups = [
+        g for g in aws_stack.by_type("aws:cloudwatch/logGroup:LogGroup") if "flow-logs" in g.inputs["name"]
+    ]
+    assert groups and groups[0].inputs["kmsKeyId"].startswith("arn:aws:kms:")
+
+
+# -- cluster ---------------------------------------------------------------------------------
+
+
+def _cluster(synthesis: Synthesis) -> Registration:
+    (cluster,) = synthesis.by_type("aws:eks/cluster:Cluster")
+    return cluster
+
+
+def test_cluster_endpoint_is_private(aws_stack: Synthesis) -> None:
+    vpc_config = _cluster(aws_stack).inputs["vpcConfig"]
+    assert vpc_config["endpointPrivateAccess"] is True
+    assert vpc_config["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc_config
+
+
+def test_cluster_logs_audit_and_encrypts_secrets_with_kms(aws_stack: Synthesis) -> None:
+    cluster = _cluster(aws_stack)
+    assert {"audit", "api", "authenticator"} <= set(cluster.inputs["enabledClusterLogTypes"])
+    encryption = cluster.inputs["encryptionConfig"]
+    assert encryption["resources"] == ["secrets"]
+    assert encryption["provider"]["keyArn"].startswith("arn:aws:kms:")
+
+
+def test_cluster_deletion_protection_follows_protection_level(aws_stack: Synthesis) -> None:
+    expected = PROTECTION[validate(stack_values(aws_stack.stack)).protection].deletion_protection
+    assert _cluster(aws_stack).inputs["deletionProtection"] is expected
+
+
+def test_nodes_require_imdsv2_and_encrypt_their_disks(aws_stack: Synthesis) -> None:
+    templates = aws_stack.by_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert templates
+    for template in templates:
+        metadata = template.inputs["metadataOptions"]
+        assert metadata["httpTokens"] == "required"
+        assert metadata["httpPutResponseHopLimit"] == 1
+        ebs = template.inputs["blockDeviceMappings"][0]["ebs"]
+        assert ebs["encrypted"] == "true" and ebs["kmsKeyId"]
+
+
+def test_node_groups_span_every_private_subnet(aws_stack: Synthesis) -> None:
+    zones = len(validate(stack_values(aws_stack.stack)).network.availability_zones)  # type: ignore[union-attr]
+    for group in aws_stack.by_type("aws:eks/nodeGroup:NodeGroup"):
+        assert len(group.inputs["subnetIds"]) == zones
+
+
+def test_workload_identity_and_load_balancer_controller(aws_stack: Synthesis) -> None:
+    addons = {a.inputs["addonName"] for a in aws_stack.by_type("aws:eks/addon:Addon")}
+    assert "eks-pod-identity-agent" in addons
+    associations = aws_stack.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert any(a.inputs["serviceAccount"] == "aws-load-balancer-controller" for a in associations)
+    releases = {r.inputs["chart"] for r in aws_stack.by_type("kubernetes:helm.sh/v3:Release")}
+    assert "aws-load-balancer-controller" in releases
+
+
+def test_every_kms_key_rotates(aws_stack: Synthesis) -> None:
+    keys = aws_stack.by_type("aws:kms/key:Key")
+    assert keys and all(k.inputs["enableKeyRotation"] is True for k in keys)
+
+
+# -- namespaces ------------------------------------------------------------------------------
+
+
+def test_namespaces_enforce_pod_security(any_stack: Synthesis) -> None:
+    namespaces = {
+        n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"]
+        for n in any_stack.by_type("kubernetes:core/v1:Namespace")
+    }
+    assert namespaces["platform-api"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert namespaces["platform-data"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for labels in namespaces.values():
+        assert labels["pod-security.kubernetes.io/enforce"] in {"restricted", "baseline", "privileged"}
+        assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+
+# -- protection ------------------------------------------------------------------------------
+
+STATEFUL = ("aws:kms/key:Key", "aws:eks/cluster:Cluster", "aws:cloudwatch/logGroup:LogGroup")
+
+
+def unprotected_stateful(resources: list[Registration]) -> list[str]:
+    return [r.urn for r in resources if r.type in STATEFUL and not r.protect]
+
+
+def test_prod_protects_every_stateful_resource() -> None:
+    prod = synthesized("prod")
+    assert [r for r in prod.resources if r.type in STATEFUL]
+    assert unprotected_stateful(prod.resources) == []
+
+
+def test_protection_check_catches_an_unprotected_key_and_lower_levels_do_not_protect() -> None:
+    staging = synthesized("staging")
+    assert unprotected_stateful(staging.resources) != []
+    assert not any(r.protect for r in staging.resources)
