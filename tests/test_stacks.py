@@ -242,3 +242,12 @@ def test_protection_check_catches_an_unprotected_key_and_lower_levels_do_not_pro
     staging = synthesized("staging")
     assert unprotected_stateful(staging.resources) != []
     assert not any(r.protect for r in staging.resources)
+
+
+def test_every_kubernetes_manifest_of_every_stack_is_schema_valid(any_stack: Synthesis) -> None:
+    from synth.output import manifests
+    from tests.k8s_validation import assert_valid
+
+    objects = manifests(any_stack)
+    assert objects
+    assert_valid(objects)
