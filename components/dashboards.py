@@ -1,0 +1,426 @@
+"""Grafana dashboards for the platform, as JSON the Grafana sidecar of kube-prometheus-stack loads.
+
+One dashboard per concern: the API's golden signals, PostgreSQL and PgBouncer, Redis, deployments
+(Argo Rollouts progress, aborts, analysis results and time spent rolling out) and the edge
+(CloudFront and WAF, from CloudWatch). Every PromQL query uses only metrics the platform exports
+(:data:`EXPORTED_METRICS`, the set the alert rules are held to, plus the SLO recording rules), so
+a renamed exporter metric fails a test instead of leaving an empty panel. Dashboards pick their
+datasource through a variable and filter by namespace where the metrics carry one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from components.alert_rules import EXPORTED_METRICS as _RAW_METRICS
+from components.alert_rules import (
+    PROBE_HANDLERS,
+    AlertThresholds,
+    error_ratio_record,
+    recorded_metrics,
+    render_rule_groups,
+)
+
+SCHEMA_VERSION = 39
+
+EXPORTED_METRICS: frozenset[str] = _RAW_METRICS | frozenset(
+    recorded_metrics(render_rule_groups(AlertThresholds()))
+)
+"""Metrics a dashboard may query: the exporters' metrics and the SLO recording rules."""
+
+_PROM = {"type": "prometheus", "uid": "${datasource}"}
+_CLOUDWATCH = {"type": "cloudwatch", "uid": "${cloudwatch}"}
+_NS = 'namespace=~"$namespace"'
+_API = f'job="api",{_NS}'
+_LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{[^}]*\})?\s*,\s*\w+\s*\)$")
+
+
+def _prom_target(expr: str, legend: str, ref: str) -> dict[str, Any]:
+    return {"refId": ref, "datasource": _PROM, "expr": expr, "legendFormat": legend, "range": True}
+
+
+def _cloudwatch_target(
+    namespace: str, metric: str, dimensions: dict[str, str], stat: str, ref: str
+) -> dict[str, Any]:
+    return {
+        "refId": ref,
+        "datasource": _CLOUDWATCH,
+        "queryMode": "Metrics",
+        "metricQueryType": 0,
+        "metricEditorMode": 0,
+        # CloudFront and CloudFront-scoped WAF metrics exist only in us-east-1.
+        "region": "us-east-1",
+        "namespace": namespace,
+        "metricName": metric,
+        "dimensions": dimensions,
+        "statistic": stat,
+        "period": "",
+        "matchExact": True,
+        "id": "",
+        "expression": "",
+        "label": "",
+    }
+
+
+def _panel(
+    kind: str, title: str, targets: list[dict[str, Any]], unit: str, description: str = ""
+) -> dict[str, Any]:
+    panel: dict[str, Any] = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": targets[0]["datasource"],
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+    }
+    if kind == "timeseries":
+        panel["options"] = {
+            "legend": {"displayMode": "list", "placement": "bottom"},
+            "tooltip": {"mode": "multi"},
+        }
+    return panel
+
+
+def _timeseries(
+    title: str, exprs: list[tuple[str, str]], unit: str = "short", description: str = ""
+) -> dict[str, Any]:
+    targets = [_prom_target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(exprs)]
+    return _panel("timeseries", title, targets, unit, description)
+
+
+def _stat(title: str, expr: str, unit: str = "short", description: str = "") -> dict[str, Any]:
+    return _panel("stat", title, [_prom_target(expr, "", "A")], unit, description)
+
+
+def _datasource_var(name: str, kind: str) -> dict[str, Any]:
+    return {"name": name, "label": name.capitalize(), "type": "datasource", "query": kind, "hide": 0}
+
+
+def _namespace_var(metric: str) -> dict[str, Any]:
+    return {
+        "name": "namespace",
+        "label": "Namespace",
+        "type": "query",
+        "datasource": _PROM,
+        "query": {"query": f"label_values({metric}, namespace)", "refId": "namespace"},
+        "definition": f"label_values({metric}, namespace)",
+        "refresh": 2,
+        "includeAll": True,
+        "multi": True,
+        "allValue": ".*",
+        "current": {"text": "All", "value": "$__all"},
+        "hide": 0,
+    }
+
+
+def _textbox_var(name: str, label: str) -> dict[str, Any]:
+    return {"name": name, "label": label, "type": "textbox", "query": "", "hide": 0}
+
+
+def _dashboard(
+    uid: str, title: str, panels: list[dict[str, Any]], variables: list[dict[str, Any]], tags: list[str]
+) -> dict[str, Any]:
+    laid_out = []
+    for i, panel in enumerate(panels):
+        # Two panels per row, 12 of Grafana's 24 columns each, 8 units high.
+        laid_out.append(
+            {"id": i + 1, "gridPos": {"x": (i % 2) * 12, "y": (i // 2) * 8, "w": 12, "h": 8}, **panel}
+        )
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["platform", *tags],
+        "timezone": "browser",
+        "editable": False,
+        "graphTooltip": 1,
+        "refresh": "1m",
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {"list": variables},
+        "annotations": {"list": []},
+        "links": [],
+        "panels": laid_out,
+    }
+
+
+def _api() -> dict[str, Any]:
+    user = f'{_API},handler!~"{PROBE_HANDLERS}"'
+    requests = f"http_requests_total{{{user}}}"
+    errors = f'http_requests_total{{{user},status=~"5.."}}'
+    buckets = f"http_request_duration_seconds_bucket{{{user}}}"
+    quantile = "histogram_quantile({q}, sum by (le) (rate({b}[$__rate_interval])))"
+    panels = [
+        _timeseries(
+            "Traffic: requests per second by handler",
+            [(f"sum by (handler) (rate({requests}[$__rate_interval]))", "{{handler}}")],
+            "reqps",
+        ),
+        _timeseries(
+            "Errors: share of 5xx responses",
+            [
+                (
+                    f"sum(rate({errors}[$__rate_interval])) / sum(rate({requests}[$__rate_interval]))",
+                    "5xx ratio",
+                ),
+                (f'{error_ratio_record("1h")}{{job="api"}}', "SLO error ratio (1h)"),
+            ],
+            "percentunit",
+        ),
+        _timeseries(
+            "Latency: p50 / p90 / p99",
+            [(quantile.format(q=q, b=buckets), f"p{round(q * 100)}") for q in (0.5, 0.9, 0.99)],
+            "s",
+        ),
+        _timeseries(
+            "Saturation: CPU and memory per API pod",
+            [
+                (
+                    "sum by (pod) (rate(container_cpu_usage_seconds_total"
+                    f'{{{_NS},container="api"}}[$__rate_interval]))',
+                    "{{pod}} CPU cores",
+                ),
+            ],
+            "short",
+        ),
+        _timeseries(
+            "Memory working set per API pod",
+            [(f'sum by (pod) (container_memory_working_set_bytes{{{_NS},container="api"}})', "{{pod}}")],
+            "bytes",
+        ),
+        _stat("Availability over 1 day", f'1 - {error_ratio_record("1d")}{{job="api"}}', "percentunit"),
+        _stat("API targets up", f"sum(up{{{_API}}})", "short"),
+        _timeseries(
+            "Responses by status class",
+            [(f"sum by (status) (rate({requests}[$__rate_interval]))", "{{status}}")],
+            "reqps",
+        ),
+    ]
+    variables = [_datasource_var("datasource", "prometheus"), _namespace_var('up{job="api"}')]
+    return _dashboard("platform-api", "Platform / API golden signals", panels, variables, ["api"])
+
+
+def _postgres() -> dict[str, Any]:
+    pools = f"{{{_NS}}}"
+    panels = [
+        _timeseries(
+            "PostgreSQL instances up",
+            [(f"cnpg_collector_up{pools}", "{{pod}}"), (f"pg_up{pools}", "{{instance}}")],
+        ),
+        _timeseries(
+            "Connections used / max_connections",
+            [
+                (
+                    f"sum by (pod) (cnpg_backends_total{pools}) / max by (pod) "
+                    f'(cnpg_pg_settings_setting{{{_NS},name="max_connections"}})',
+                    "{{pod}}",
+                ),
+                (
+                    f"sum by (instance) (pg_stat_database_numbackends{pools}) / max by (instance) "
+                    f"(pg_settings_max_connections{pools})",
+                    "{{instance}}",
+                ),
+            ],
+            "percentunit",
+        ),
+        _timeseries(
+            "Replication lag",
+            [
+                (f"cnpg_pg_replication_lag{pools}", "{{pod}}"),
+                (f"pg_replication_lag_seconds{pools}", "{{instance}}"),
+            ],
+            "s",
+        ),
+        _timeseries(
+            "PgBouncer up",
+            [(f"pgbouncer_up{pools}", "{{pod}}")],
+        ),
+        _timeseries(
+            "PgBouncer clients: active and waiting",
+            [
+                (
+                    f"sum by (database) (pgbouncer_pools_client_active_connections{pools})",
+                    "{{database}} active",
+                ),
+                (
+                    f"sum by (database) (pgbouncer_pools_client_waiting_connections{pools})",
+                    "{{database}} waiting",
+                ),
+            ],
+        ),
+        _timeseries(
+            "PgBouncer server connections: active and idle",
+            [
+                (
+                    f"sum by (database) (pgbouncer_pools_server_active_connections{pools})",
+                    "{{database}} active",
+                ),
+                (f"sum by (database) (pgbouncer_pools_server_idle_connections{pools})", "{{database}} idle"),
+            ],
+        ),
+        _timeseries(
+            "PgBouncer pool use (current / pool_size)",
+            [
+                (
+                    f"pgbouncer_databases_current_connections{pools}"
+                    f" / (pgbouncer_databases_pool_size{pools} > 0)",
+                    "{{pod}} {{name}}",
+                )
+            ],
+            "percentunit",
+        ),
+        _timeseries(
+            "PgBouncer oldest waiting client",
+            [(f"max by (database) (pgbouncer_pools_client_maxwait_seconds{pools})", "{{database}}")],
+            "s",
+        ),
+        _timeseries(
+            "PgBouncer client connections / max_client_conn",
+            [
+                (
+                    f"sum by (pod) (pgbouncer_pools_client_active_connections{pools} + "
+                    f"pgbouncer_pools_client_waiting_connections{pools}) / max by (pod) "
+                    f"(pgbouncer_config_max_client_connections{pools})",
+                    "{{pod}}",
+                )
+            ],
+            "percentunit",
+        ),
+    ]
+    variables = [_datasource_var("datasource", "prometheus"), _namespace_var("pgbouncer_up")]
+    return _dashboard(
+        "platform-postgres", "Platform / PostgreSQL and PgBouncer", panels, variables, ["database"]
+    )
+
+
+def _redis() -> dict[str, Any]:
+    sel = f"{{{_NS}}}"
+    panels = [
+        _stat("Redis up", f"min(redis_up{sel})"),
+        _timeseries(
+            "Memory used / maxmemory",
+            [(f"redis_memory_used_bytes{sel} / (redis_memory_max_bytes{sel} > 0)", "{{instance}}")],
+            "percentunit",
+        ),
+        _timeseries("Memory used", [(f"redis_memory_used_bytes{sel}", "{{instance}}")], "bytes"),
+        _timeseries(
+            "Evicted keys per second",
+            [(f"rate(redis_evicted_keys_total{sel}[$__rate_interval])", "{{instance}}")],
+            "ops",
+        ),
+        _timeseries("Connected clients", [(f"redis_connected_clients{sel}", "{{instance}}")]),
+    ]
+    variables = [_datasource_var("datasource", "prometheus"), _namespace_var("redis_up")]
+    return _dashboard("platform-redis", "Platform / Redis", panels, variables, ["redis"])
+
+
+def _deployments() -> dict[str, Any]:
+    sel = f"{{{_NS}}}"
+    panels = [
+        _stat(
+            "Rollouts in progress", f'count(rollout_info{{{_NS},phase=~"Progressing|Paused"}}) or vector(0)'
+        ),
+        _stat(
+            "Rollouts aborted or failing",
+            f'count(rollout_info{{{_NS},phase=~"Abort|Error|Timeout|InvalidSpec"}}) or vector(0)',
+        ),
+        _timeseries(
+            "Rollout phase",
+            [(f"max by (name, phase) (rollout_info{sel})", "{{name}}: {{phase}}")],
+            description="1 while the rollout is in the phase: Completed, Progressing, Paused, Abort, Error, "
+            "Timeout or InvalidSpec.",
+        ),
+        _timeseries(
+            "Analysis runs by phase",
+            [(f"count by (phase) (analysis_run_info{sel})", "{{phase}}")],
+        ),
+        _timeseries(
+            "Analysis metric results",
+            [
+                (
+                    "max by (name, metric, phase) "
+                    f'(analysis_run_metric_phase{{{_NS},phase!="Pending"}} == 1)',
+                    "{{name}} {{metric}}: {{phase}}",
+                )
+            ],
+        ),
+        _timeseries(
+            "Time spent rolling out (over the dashboard range)",
+            [
+                (
+                    "sum by (name) (count_over_time("
+                    f'rollout_info{{{_NS},phase=~"Progressing|Paused"}}[$__range:1m])) * 60',
+                    "{{name}}",
+                )
+            ],
+            "s",
+            description="Minutes sampled in Progressing or Paused, per rollout: the duration of the "
+            "deployments that ran in the range.",
+        ),
+    ]
+    variables = [_datasource_var("datasource", "prometheus"), _namespace_var("rollout_info")]
+    return _dashboard("platform-deployments", "Platform / Deployments", panels, variables, ["deployments"])
+
+
+def _edge() -> dict[str, Any]:
+    cloudfront = {"DistributionId": "$distribution", "Region": "Global"}
+    waf = {"WebACL": "$web_acl", "Rule": "ALL"}
+
+    def cloudwatch(
+        title: str, namespace: str, metric: str, *, dims: dict[str, str], stat: str
+    ) -> dict[str, Any]:
+        unit = "percent" if metric.endswith("ErrorRate") else "short"
+        return _panel("timeseries", title, [_cloudwatch_target(namespace, metric, dims, stat, "A")], unit)
+
+    panels = [
+        cloudwatch("CloudFront requests", "AWS/CloudFront", "Requests", dims=cloudfront, stat="Sum"),
+        cloudwatch(
+            "CloudFront 5xx error rate", "AWS/CloudFront", "5xxErrorRate", dims=cloudfront, stat="Average"
+        ),
+        cloudwatch(
+            "CloudFront 4xx error rate", "AWS/CloudFront", "4xxErrorRate", dims=cloudfront, stat="Average"
+        ),
+        cloudwatch("WAF blocked requests", "AWS/WAFV2", "BlockedRequests", dims=waf, stat="Sum"),
+        cloudwatch("WAF allowed requests", "AWS/WAFV2", "AllowedRequests", dims=waf, stat="Sum"),
+        cloudwatch(
+            "WAF counted requests (count-mode rules)", "AWS/WAFV2", "CountedRequests", dims=waf, stat="Sum"
+        ),
+    ]
+    variables = [
+        _datasource_var("cloudwatch", "cloudwatch"),
+        _textbox_var("distribution", "CloudFront distribution id"),
+        _textbox_var("web_acl", "WAF web ACL name"),
+    ]
+    return _dashboard("platform-edge", "Platform / Edge (CloudFront and WAF)", panels, variables, ["edge"])
+
+
+def render_dashboards() -> dict[str, dict[str, Any]]:
+    """File name -> Grafana dashboard JSON model, for the Grafana dashboard sidecar."""
+    return {
+        "platform-api.json": _api(),
+        "platform-postgres.json": _postgres(),
+        "platform-redis.json": _redis(),
+        "platform-deployments.json": _deployments(),
+        "platform-edge.json": _edge(),
+    }
+
+
+def promql_queries(dashboard: dict[str, Any]) -> list[str]:
+    """Every PromQL expression of a dashboard: panel targets and query variables.
+
+    A variable's ``label_values(metric, label)`` is returned as its metric selector.
+    """
+    queries = [
+        t["expr"]
+        for p in dashboard["panels"]
+        for t in p["targets"]
+        if t["datasource"]["type"] == "prometheus"
+    ]
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "query":
+            text = var["query"]["query"]
+            match = _LABEL_VALUES.match(text)
+            queries.append(text[len("label_values(") : text.rindex(",")] if match else text)
+    return queries
