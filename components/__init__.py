@@ -22,7 +22,18 @@ _MODULES = {
     "ConfigError": "components.config",
 }
 
-__all__ = sorted(_MODULES)
+__all__ = [  # noqa: RUF022 - grouped as in _MODULES
+    "Platform",
+    "PlatformArgs",
+    "Network",
+    "NetworkArgs",
+    "EksCluster",
+    "EksClusterArgs",
+    "LocalCluster",
+    "Namespaces",
+    "StackConfig",
+    "ConfigError",
+]
 
 
 def __getattr__(name: str) -> Any:

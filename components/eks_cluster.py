@@ -26,6 +26,7 @@ from components import charts
 from components.config import ClusterSettings
 from components.iam import (
     allow,
+    customer_key,
     document,
     key_policy,
     logs_key_policy,
@@ -238,21 +239,17 @@ class EksCluster(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         settings = args.settings
 
-        secrets_key = aws.kms.Key(
+        secrets_key = customer_key(
             f"{name}-secrets-key",
-            description=f"{args.name} Kubernetes secrets envelope encryption",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(args.account_id),
-            opts=stateful,
+            f"{args.name} Kubernetes secrets envelope encryption",
+            key_policy(args.account_id),
+            stateful,
         )
-        logs_key = aws.kms.Key(
+        logs_key = customer_key(
             f"{name}-logs-key",
-            description=f"{args.name} control-plane logs",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=logs_key_policy(args.account_id, args.region),
-            opts=stateful,
+            f"{args.name} control-plane logs",
+            logs_key_policy(args.account_id, args.region),
+            stateful,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",

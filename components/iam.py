@@ -97,3 +97,15 @@ def role(
             f"{name}-{policy.rsplit('/', 1)[-1]}", role=created.name, policy_arn=MANAGED + policy, opts=opts
         )
     return created
+
+
+def customer_key(name: str, description: str, policy: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+    """A customer-managed KMS key that rotates yearly and waits 30 days before deletion."""
+    return aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=policy,
+        opts=opts,
+    )

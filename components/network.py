@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import logs_key_policy, service_trust_policy
+from components.iam import customer_key, logs_key_policy, service_trust_policy
 from components.model import Model
 
 TIERS = ("public", "private", "isolated")
@@ -194,13 +194,11 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        key = aws.kms.Key(
+        key = customer_key(
             f"{name}-flow-logs-key",
-            description=f"{args.name_prefix} VPC flow logs",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=logs_key_policy(args.account_id, args.region),
-            opts=stateful,
+            f"{args.name_prefix} VPC flow logs",
+            logs_key_policy(args.account_id, args.region),
+            stateful,
         )
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
