@@ -15,13 +15,15 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pulumi import RunError
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from components.database_settings import AuroraSettings, DatabaseSettings, check_database
 from components.model import Model
+from components.protection import PROTECTION, ProtectionLevel, ProtectionRules
 
 NAMESPACE = "platform"
 
@@ -38,87 +40,6 @@ KubeVersion = Annotated[str, StringConstraints(pattern=r"^1\.(2[89]|3\d)$")]
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 
 REQUIRED_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
-
-
-# --------------------------------------------------------------------------------------------
-# Protection: what a stack must meet, by level. Data, not branches on the stack's name.
-# --------------------------------------------------------------------------------------------
-
-ProtectionLevel = Literal["none", "light", "standard", "production"]
-
-
-@dataclass(frozen=True)
-class ProtectionRules:
-    """What a protection level switches on, and the floors it sets for the rest of the config."""
-
-    protect: bool
-    """Pulumi ``protect`` on stateful resources: `pulumi destroy` and replacements stop."""
-    deletion_protection: bool
-    """Cloud-side deletion protection (RDS, EKS, load balancers)."""
-    final_snapshot: bool
-    """A final database snapshot when a cluster is deleted."""
-    min_availability_zones: int
-    nat_per_az: bool
-    """A NAT gateway in every AZ, so losing one AZ does not cut the others' egress."""
-    min_database_readers: int
-    min_backup_retention_days: int
-    min_nodes: int
-    requires_paging: bool
-    """An alert receiver that pages a human must exist."""
-    requires_rollout_analysis: bool
-    """Automatic promotion of a new API version only after metric analysis."""
-
-
-PROTECTION: Mapping[str, ProtectionRules] = {
-    "none": ProtectionRules(
-        protect=False,
-        deletion_protection=False,
-        final_snapshot=False,
-        min_availability_zones=1,
-        nat_per_az=False,
-        min_database_readers=0,
-        min_backup_retention_days=1,
-        min_nodes=1,
-        requires_paging=False,
-        requires_rollout_analysis=False,
-    ),
-    "light": ProtectionRules(
-        protect=False,
-        deletion_protection=False,
-        final_snapshot=True,
-        min_availability_zones=2,
-        nat_per_az=False,
-        min_database_readers=1,
-        min_backup_retention_days=1,
-        min_nodes=2,
-        requires_paging=False,
-        requires_rollout_analysis=False,
-    ),
-    "standard": ProtectionRules(
-        protect=False,
-        deletion_protection=True,
-        final_snapshot=True,
-        min_availability_zones=2,
-        nat_per_az=False,
-        min_database_readers=1,
-        min_backup_retention_days=7,
-        min_nodes=2,
-        requires_paging=False,
-        requires_rollout_analysis=True,
-    ),
-    "production": ProtectionRules(
-        protect=True,
-        deletion_protection=True,
-        final_snapshot=True,
-        min_availability_zones=3,
-        nat_per_az=True,
-        min_database_readers=2,
-        min_backup_retention_days=14,
-        min_nodes=3,
-        requires_paging=True,
-        requires_rollout_analysis=True,
-    ),
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +197,9 @@ class StackConfig(Model):
     cloud: Cloud = Field(description="Where the Kubernetes cluster lives: `local` or `aws`.")
     network: NetworkSettings | None = Field(default=None, description="The VPC (AWS stacks only).")
     cluster: ClusterSettings | None = Field(default=None, description="The EKS cluster (AWS stacks only).")
+    database: DatabaseSettings = Field(
+        description="PostgreSQL: `aurora` (AWS) or `cloudnativepg` (in the cluster), with replicas, backups."
+    )
 
     @field_validator("tags")
     @classmethod
@@ -319,6 +243,16 @@ class StackConfig(Model):
                 raise _at(
                     "protection", "`production` needs cloud.provider `aws` (several AZs, managed backups)"
                 )
+            if isinstance(self.database, AuroraSettings):
+                raise _at(
+                    "database.engine", "`aurora` needs cloud.provider `aws`; use `cloudnativepg` locally"
+                )
+        zones = len(self.network.availability_zones) if self.network else 1
+        try:
+            check_database(self.database, rules=rules, availability_zones=zones, now=datetime.now(UTC))
+        except ValueError as exc:
+            path, _, message = str(exc).partition(": ")
+            raise _at(f"database.{path}", message) from None
         return self
 
     @property

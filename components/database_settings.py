@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter, field_validator, model_validator
 
-from components.config import ProtectionRules
 from components.model import Model
+from components.protection import ProtectionRules
 
 AuroraVersion = Annotated[str, StringConstraints(pattern=r"^1[4-7]\.\d{1,2}$")]
 """A full Aurora PostgreSQL version, major 14 to 17 (`16.6`): pinned, so upgrades are reviewed."""

@@ -42,15 +42,42 @@ class Platform(pulumi.ComponentResource):
         self.prefix = f"{args.project}-{config.environment}"
         self.outputs = {"environment": config.environment, "protection": config.protection}
 
+        self.providers: dict[str, pulumi.ProviderResource] = {}
+        self.database_network: dict[str, object] = {}
         if isinstance(config.cloud, AwsCloud):
             self.kubernetes = self._aws_foundation(config, config.cloud)
         else:
             self.kubernetes = self._local_foundation(config.cloud)
-        self.namespaces = Namespaces("namespaces", opts=self._k8s_opts())
+        self.providers["kubernetes"] = self.kubernetes
+        self.namespaces = Namespaces("namespaces", opts=self._tier_opts())
+        self._data_tier(config)
         self.register_outputs(dict(self.outputs))
 
-    def _k8s_opts(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.kubernetes})
+    def _tier_opts(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options for a tier: parented here, with the stack's explicit providers."""
+        return pulumi.ResourceOptions(
+            parent=self, providers=dict(self.providers), depends_on=list(depends_on)
+        )
+
+    def _data_tier(self, config: StackConfig) -> None:
+        from components.postgres import PostgresCluster, PostgresClusterArgs
+
+        namespace = "platform-data"
+        storage_class = config.cloud.storage_class if isinstance(config.cloud, LocalCloud) else "gp3"
+        database = PostgresCluster(
+            "database",
+            PostgresClusterArgs(
+                name=self.prefix,
+                settings=config.database,
+                rules=config.rules,
+                namespace=namespace,
+                storage_class=storage_class,
+                **self.database_network,  # type: ignore[arg-type]
+            ),
+            opts=self._tier_opts(self.namespaces.resources[namespace]),
+        )
+        self.database = database
+        self.outputs.update(databaseWriterHost=database.writer_host, databaseReaderHost=database.reader_host)
 
     def _local_foundation(self, cloud: LocalCloud) -> k8s.Provider:
         cluster = LocalCluster("cluster", cloud, opts=pulumi.ResourceOptions(parent=self))
@@ -71,6 +98,7 @@ class Platform(pulumi.ComponentResource):
             default_tags=aws.ProviderDefaultTagsArgs(tags=self.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.providers["aws"] = provider
         aws_opts = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
         network = Network(
             "network",
@@ -103,6 +131,14 @@ class Platform(pulumi.ComponentResource):
             opts=aws_opts,
         )
         self.network, self.cluster = network, cluster
+        self.database_network = {
+            "vpc_id": network.vpc_id,
+            "isolated_subnet_ids": network.isolated_subnet_ids,
+            "availability_zones": config.network.availability_zones,
+            "allowed_security_group_ids": [cluster.node_security_group_id],
+            "account_id": cloud.account_id,
+            "region": cloud.region,
+        }
         self.outputs.update(
             vpcId=network.vpc_id,
             clusterName=cluster.cluster_name,

@@ -21,13 +21,13 @@ from typing import Any
 import pulumi
 
 from components import charts
-from components.config import ProtectionRules
 from components.database_settings import (
     AuroraSettings,
     CloudNativePgSettings,
     ServerTuning,
     instance_zones,
 )
+from components.protection import ProtectionRules
 
 CNPG_NAMESPACE = "cnpg-system"
 CNPG_IMAGE = "ghcr.io/cloudnative-pg/postgresql"
@@ -207,7 +207,7 @@ class PostgresCluster(pulumi.ComponentResource):
     def _aurora(self, name: str, args: PostgresClusterArgs, settings: AuroraSettings) -> None:
         import pulumi_aws as aws
 
-        from components.iam import key_policy, role, service_trust_policy
+        from components.iam import customer_key, key_policy, role, service_trust_policy
 
         if args.account_id is None or args.vpc_id is None:
             raise ValueError("Aurora needs account_id and vpc_id")
@@ -218,13 +218,11 @@ class PostgresCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=rules.protect)
 
-        key = aws.kms.Key(
+        key = customer_key(
             f"{name}-key",
-            description=f"{args.name} Aurora storage, Performance Insights and master secret",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(args.account_id),
-            opts=stateful,
+            f"{args.name} Aurora storage, Performance Insights and master secret",
+            key_policy(args.account_id),
+            stateful,
         )
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",

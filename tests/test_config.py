@@ -147,6 +147,29 @@ INVALID = [
         "platform:network.flowLogs.retentionDays",
         "30",
     ),
+    ("prod-with-one-reader", _set("database.readers", 1), "platform:database.readers", "at least 2"),
+    (
+        "prod-backup-retention-too-short",
+        _set("database.backupRetentionDays", 7),
+        "platform:database.backupRetentionDays",
+        "14",
+    ),
+    (
+        "backup-retention-out-of-range",
+        _set("database.backupRetentionDays", 40),
+        "platform:database.backupRetentionDays",
+        "35",
+    ),
+    ("unknown-database-engine", _set("database.engine", "mysql"), "platform:database", "aurora"),
+    (
+        "restore-time-in-the-future",
+        _set(
+            "database.restore",
+            {"sourceClusterIdentifier": "platform-prod", "restoreTime": "2999-01-01T00:00:00Z"},
+        ),
+        "platform:database.restore.restoreTime",
+        "future",
+    ),
     (
         "invalid-admin-role-arn",
         _set("cluster.adminRoleArns", ["admins"]),

@@ -225,7 +225,13 @@ def test_namespaces_enforce_pod_security(any_stack: Synthesis) -> None:
 
 # -- protection ------------------------------------------------------------------------------
 
-STATEFUL = ("aws:kms/key:Key", "aws:eks/cluster:Cluster", "aws:cloudwatch/logGroup:LogGroup")
+STATEFUL = (
+    "aws:kms/key:Key",
+    "aws:eks/cluster:Cluster",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:rds/cluster:Cluster",
+    "aws:rds/clusterInstance:ClusterInstance",
+)
 
 
 def unprotected_stateful(resources: list[Registration]) -> list[str]:
@@ -251,3 +257,47 @@ def test_every_kubernetes_manifest_of_every_stack_is_schema_valid(any_stack: Syn
     objects = manifests(any_stack)
     assert objects
     assert_valid(objects)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def _db(synthesis: Synthesis) -> Registration:
+    (cluster,) = synthesis.by_type("aws:rds/cluster:Cluster")
+    return cluster
+
+
+def test_aurora_is_encrypted_with_a_managed_password_and_forced_tls(aws_stack: Synthesis) -> None:
+    db = _db(aws_stack)
+    assert db.inputs["storageEncrypted"] is True and db.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    assert db.inputs["manageMasterUserPassword"] is True
+    assert "masterPassword" not in db.inputs
+    assert db.inputs["iamDatabaseAuthenticationEnabled"] is True
+    params = aws_stack.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert any(
+        p["name"] == "rds.force_ssl" and p["value"] == "1" for g in params for p in g.inputs["parameters"]
+    )
+
+
+@pytest.mark.parametrize(("stack", "readers"), [("staging", 1), ("uat", 1), ("prod", 2)])
+def test_aurora_readers_spread_over_the_zones(stack: str, readers: int) -> None:
+    instances = synthesized(stack).by_type("aws:rds/clusterInstance:ClusterInstance")
+    assert len(instances) == readers + 1
+    zones = {i.inputs["availabilityZone"] for i in instances}
+    assert len(zones) == min(readers + 1, len(validate(stack_values(stack)).network.availability_zones))  # type: ignore[union-attr]
+
+
+def test_prod_database_keeps_two_weeks_of_point_in_time_recovery_and_a_final_snapshot() -> None:
+    db = _db(synthesized("prod"))
+    assert db.inputs["backupRetentionPeriod"] >= 14
+    assert db.inputs["deletionProtection"] is True
+    assert db.inputs["skipFinalSnapshot"] is False and db.protect
+
+
+def test_uat_starts_from_a_prod_snapshot() -> None:
+    assert ":cluster-snapshot:platform-prod" in _db(synthesized("uat")).inputs["snapshotIdentifier"]
+
+
+def test_dev_runs_cloudnativepg_with_a_replica() -> None:
+    (cluster,) = synthesized("dev").by_type("kubernetes:postgresql.cnpg.io/v1:Cluster")
+    assert cluster.inputs["spec"]["instances"] >= 2
