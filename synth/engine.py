@@ -43,6 +43,8 @@ class Registration:
     protect: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    """URNs this resource waits for (explicit `depends_on` and input references)."""
 
     def export_inputs(self) -> dict[str, Any]:
         """Inputs with secrets masked."""
@@ -191,6 +193,7 @@ def _recording_monitor(mocks: PlatformMocks, sink: list[Registration]) -> Any:
                         protect=bool(request.protect),
                         inputs=_plain(inputs),
                         outputs=self.resources[response.urn].state if response.urn in self.resources else {},
+                        dependencies=sorted(request.dependencies),
                     )
                 )
             return response

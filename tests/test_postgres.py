@@ -9,7 +9,6 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime.mocks import MockMonitor
 from pydantic import ValidationError
 
 from components.config import PROTECTION
@@ -180,20 +179,9 @@ def test_spread_check_refuses_instances_stacked_in_one_zone() -> None:
 
 
 def synth_program(program: Callable[[], Any]) -> tuple[Synthesis, dict[str, list[str]]]:
-    """Synthesize ``program``; also return each resource's dependencies (names), which the
-    recorded registrations do not keep."""
-    dependencies: dict[str, list[str]] = {}
-    original = MockMonitor.RegisterResource
-
-    def register(self: MockMonitor, request: Any) -> Any:
-        dependencies[request.name] = [urn.rsplit("::", 1)[-1] for urn in request.dependencies]
-        return original(self, request)
-
-    MockMonitor.RegisterResource = register  # type: ignore[method-assign]
-    try:
-        result = synthesize("test", program=program, config={}, secret_keys=[], project="platform")
-    finally:
-        MockMonitor.RegisterResource = original  # type: ignore[method-assign]
+    """Synthesize ``program``; also return each resource's dependencies, by resource name."""
+    result = synthesize("test", program=program, config={}, secret_keys=[], project="platform")
+    dependencies = {r.name: [urn.rsplit("::", 1)[-1] for urn in r.dependencies] for r in result.resources}
     return result, dependencies
 
 
