@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.endpoints import Backend, Peer
 from components.model import Model
 
 __all__ = [
@@ -472,40 +473,6 @@ def canary_weights(steps: Sequence[CanaryStep]) -> list[int]:
 
 # ----------------------------------------------------------------------------------------------
 # Context (what other tiers decide)
-
-
-@dataclass(frozen=True)
-class Peer:
-    """A NetworkPolicy peer: pods (optionally in other namespaces) or an IP range."""
-
-    pod_labels: Mapping[str, str] | None = None
-    namespace_labels: Mapping[str, str] | None = None
-    cidr: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.cidr is not None and (self.pod_labels is not None or self.namespace_labels is not None):
-            raise ValueError("a Peer is either an IP range or label selectors, not both")
-        if self.cidr is None and self.pod_labels is None and self.namespace_labels is None:
-            raise ValueError("a Peer needs pod labels, namespace labels or a CIDR")
-
-    def render(self) -> dict[str, Any]:
-        """The NetworkPolicyPeer dict."""
-        if self.cidr is not None:
-            return {"ipBlock": {"cidr": self.cidr}}
-        peer: dict[str, Any] = {}
-        if self.namespace_labels is not None:
-            peer["namespaceSelector"] = {"matchLabels": dict(self.namespace_labels)}
-        if self.pod_labels is not None:
-            peer["podSelector"] = {"matchLabels": dict(self.pod_labels)}
-        return peer
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A TCP service the API calls (PgBouncer, Redis): where it is and its port."""
-
-    peer: Peer
-    port: int
 
 
 KUBE_DNS = Peer(

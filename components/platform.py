@@ -60,6 +60,8 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _data_tier(self, config: StackConfig) -> None:
+        from components.credentials import DatabaseCredentials
+        from components.endpoints import ROLES
         from components.postgres import PostgresCluster, PostgresClusterArgs
 
         namespace = "platform-data"
@@ -77,6 +79,11 @@ class Platform(pulumi.ComponentResource):
             opts=self._tier_opts(self.namespaces.resources[namespace]),
         )
         self.database = database
+        logins = (ROLES.read_write, ROLES.read_only, ROLES.migrations, ROLES.pgbouncer_auth, ROLES.exporter)
+        # Passwords for the database roles, by role name: consumed by the roles, PgBouncer and the API.
+        self.database_credentials = DatabaseCredentials(
+            "database-credentials", logins, opts=self._tier_opts()
+        ).logins
         self.outputs.update(databaseWriterHost=database.writer_host, databaseReaderHost=database.reader_host)
 
     def _local_foundation(self, cloud: LocalCloud) -> k8s.Provider:
