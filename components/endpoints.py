@@ -118,3 +118,20 @@ class RedisEndpoint:
                 lambda v: f"{scheme}://:{v[1]}@{v[0]}:{self.port}/0"
             )
         )
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """Something Prometheus scrapes: the observability tier makes it a ServiceMonitor or PodMonitor."""
+
+    name: str
+    namespace: str
+    selector: dict[str, str]
+    """Labels of the Service (``kind="service"``) or of the pods (``kind="pod"``)."""
+    port: str
+    """Name of the metrics port."""
+    path: str = "/metrics"
+    kind: str = "service"
+    honor_labels: bool = False
+    """Keep the target's own `job`/`namespace` labels (exporters that speak for other things)."""
+    interval: str = "30s"

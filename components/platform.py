@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import AwsCloud, LocalCloud, StackConfig
+from components.endpoints import ScrapeTarget
 from components.local_cluster import LocalCluster
 from components.namespaces import Namespaces
 from components.tagging import base_labels, base_tags, tagging_transformation
@@ -50,7 +51,18 @@ class Platform(pulumi.ComponentResource):
             self.kubernetes = self._local_foundation(config.cloud)
         self.providers["kubernetes"] = self.kubernetes
         self.namespaces = Namespaces("namespaces", opts=self._tier_opts())
+        self.scrape_targets: list[ScrapeTarget] = []
+        # Tiers in dependency order; each reads only what earlier ones set on `self`.
+        self._tls_tier(config)
         self._data_tier(config)
+        self._pooler_tier(config)
+        self._cache_tier(config)
+        self._roles_tier(config)
+        self._dns_tier(config)
+        self._api_tier(config)
+        self._edge_tier(config)
+        self._observability_tier(config)
+        self._audit_tier(config)
         self.register_outputs(dict(self.outputs))
 
     def _tier_opts(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -58,6 +70,33 @@ class Platform(pulumi.ComponentResource):
         return pulumi.ResourceOptions(
             parent=self, providers=dict(self.providers), depends_on=list(depends_on)
         )
+
+    def _tls_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: cert-manager and ClusterIssuers."""
+
+    def _pooler_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: PgBouncer; sets self.database_access."""
+
+    def _cache_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: Redis; sets self.redis_endpoint."""
+
+    def _roles_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: roles, databases and grants."""
+
+    def _dns_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: DNS zone, host names and the API's regional certificate."""
+
+    def _api_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: the API service."""
+
+    def _edge_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: frontend hosting, CDN, WAF."""
+
+    def _observability_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: metrics, alerts, dashboards, logs."""
+
+    def _audit_tier(self, config: StackConfig) -> None:
+        """PLACEHOLDER: CloudTrail, GuardDuty, CloudWatch alarms."""
 
     def _data_tier(self, config: StackConfig) -> None:
         from components.credentials import DatabaseCredentials
