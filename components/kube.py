@@ -1,77 +1,89 @@
 """Register a rendered Kubernetes object (a plain dict from a pure render function) as a resource.
 
-Built-in kinds go through the SDK's typed class, so pulumi-kubernetes awaits them (a Deployment's
-rollout, a Job's completion) and previews them with its schema; any other kind (a CRD's object)
-becomes an `apiextensions.CustomResource`. Nested keys stay as rendered (camelCase), exactly what
-the API server receives and what the offline schema validation checks.
+Every object is registered under the same type token and with the same properties the
+pulumi-kubernetes SDK's class for its kind would use (`kubernetes:apps/v1:Deployment`, …), so the
+provider treats it identically: it awaits built-in kinds (a Deployment's rollout, a Job's
+completion), previews them against the cluster's schema, and marks a Secret's data secret. The SDK
+classes are not imported: loading their typed modules costs about a second per run, the largest
+part of a synth, for annotations that a rendered dict does not use. `tests/test_kube.py` proves the
+registration matches the SDK's for each kind the platform renders.
+
+Nested keys stay as rendered (camelCase): exactly what the API server receives and what the offline
+schema validation checks.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-# (apiVersion, kind) → (SDK module path under pulumi_kubernetes, class name)
-_TYPED: dict[tuple[str, str], tuple[str, str]] = {
-    ("v1", "ConfigMap"): ("core.v1", "ConfigMap"),
-    ("v1", "Secret"): ("core.v1", "Secret"),
-    ("v1", "Service"): ("core.v1", "Service"),
-    ("v1", "ServiceAccount"): ("core.v1", "ServiceAccount"),
-    ("apps/v1", "Deployment"): ("apps.v1", "Deployment"),
-    ("apps/v1", "StatefulSet"): ("apps.v1", "StatefulSet"),
-    ("apps/v1", "DaemonSet"): ("apps.v1", "DaemonSet"),
-    ("batch/v1", "Job"): ("batch.v1", "Job"),
-    ("policy/v1", "PodDisruptionBudget"): ("policy.v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("autoscaling.v2", "HorizontalPodAutoscaler"),
-    ("networking.k8s.io/v1", "NetworkPolicy"): ("networking.v1", "NetworkPolicy"),
-    ("networking.k8s.io/v1", "Ingress"): ("networking.v1", "Ingress"),
-    ("rbac.authorization.k8s.io/v1", "Role"): ("rbac.v1", "Role"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rbac.v1", "RoleBinding"),
-}
+# Top-level fields a Kubernetes object may carry beside apiVersion and kind.
+_FIELDS = frozenset(
+    {
+        "metadata",
+        "spec",
+        "data",
+        "stringData",
+        "binaryData",
+        "type",
+        "immutable",
+        "rules",
+        "roleRef",
+        "subjects",
+        "automountServiceAccountToken",
+        "imagePullSecrets",
+        "secrets",
+    }
+)
+# Kinds whose SDK class declares a `status` output (read back after apply, e.g. an Ingress's
+# load balancer host name).
+_WITH_STATUS = frozenset(
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "Service",
+        "Ingress",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "Namespace",
+    }
+)
+# The SDK registers these with their payload fields as secret outputs.
+_SECRET_OUTPUTS = {"Secret": ["data", "stringData"]}
 
-_TOP_LEVEL = {"metadata", "spec", "data", "stringData", "binaryData", "type", "immutable", "rules"}
-_TOP_LEVEL |= {"roleRef", "subjects", "automountServiceAccountToken", "imagePullSecrets"}
+
+def type_token(api_version: str, kind: str) -> str:
+    """`kubernetes:<group>/<version>:<kind>`, the core group spelled `core` as the SDK does."""
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{kind}"
 
 
-def _snake(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+class KubernetesObject(pulumi.CustomResource):
+    """One Kubernetes object; `status` is its status as the API server reports it (built-in kinds)."""
+
+    status: pulumi.Output[Any]
+
+    def __init__(self, name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        unknown = set(obj) - _FIELDS - {"apiVersion", "kind"}
+        if unknown:
+            raise ValueError(f"{kind} {name}: unexpected top-level fields {sorted(unknown)}")
+        props: dict[str, Any] = dict(obj)
+        if kind in _WITH_STATUS:
+            props["status"] = None
+        if kind in _SECRET_OUTPUTS:
+            for key in _SECRET_OUTPUTS[kind]:
+                if props.get(key) is not None:
+                    props[key] = pulumi.Output.secret(props[key])
+            secret = pulumi.ResourceOptions(additional_secret_outputs=_SECRET_OUTPUTS[kind])
+            opts = pulumi.ResourceOptions.merge(opts, secret)
+        super().__init__(type_token(api_version, kind), name, props, opts)
 
 
-def _typed_class(api_version: str, kind: str) -> type[pulumi.CustomResource] | None:
-    found = _TYPED.get((api_version, kind))
-    if found is None:
-        return None
-    module: Any = k8s
-    for part in found[0].split("."):
-        module = getattr(module, part)
-    cls: type[pulumi.CustomResource] = getattr(module, found[1])
-    return cls
-
-
-def apply(
-    name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None
-) -> pulumi.CustomResource:
+def apply(name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> KubernetesObject:
     """Register ``obj`` (with ``apiVersion``, ``kind``, ``metadata``) as the resource ``name``."""
-    api_version, kind = obj["apiVersion"], obj["kind"]
-    body = {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")}
-    unknown = set(body) - _TOP_LEVEL
-    if unknown:
-        raise ValueError(f"{kind} {name}: unexpected top-level keys {sorted(unknown)}")
-    cls = _typed_class(api_version, kind)
-    if cls is not None:
-        return cls(name, opts=opts, **{_snake(key): value for key, value in body.items()})
-    extra = set(body) - {"metadata", "spec"}
-    if extra:
-        raise ValueError(f"{kind} {name}: custom resources carry only metadata and spec: {sorted(extra)}")
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=api_version,
-        kind=kind,
-        metadata=body.get("metadata"),
-        spec=body.get("spec"),
-        opts=opts,
-    )
+    return KubernetesObject(name, obj, opts)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
-import pulumi_kubernetes as k8s
+
+from components.kube import KubernetesObject, apply
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -59,16 +60,20 @@ class Namespaces(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("platform:cluster:Namespaces", name, None, opts)
-        self.resources: dict[str, k8s.core.v1.Namespace] = {}
+        self.resources: dict[str, KubernetesObject] = {}
         for spec in specs:
-            self.resources[spec.name] = k8s.core.v1.Namespace(
+            self.resources[spec.name] = apply(
                 f"{name}-{spec.name}",
-                metadata={
-                    "name": spec.name,
-                    "labels": {
-                        "app.kubernetes.io/name": spec.name,
-                        "platform/tier": spec.tier,
-                        **pod_security_labels(spec.enforce),
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": spec.name,
+                        "labels": {
+                            "app.kubernetes.io/name": spec.name,
+                            "platform/tier": spec.tier,
+                            **pod_security_labels(spec.enforce),
+                        },
                     },
                 },
                 opts=pulumi.ResourceOptions(parent=self),
