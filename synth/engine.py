@@ -154,11 +154,23 @@ def _mask_secure(value: Any) -> Any:
     return value
 
 
+def _mask_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(v) for v in value]
+    return SECRET
+
+
 def mask_secrets(value: Any) -> Any:
-    """Replace the SDK's secret envelopes by ``"[secret]"``, recursively."""
+    """Replace the SDK's secret envelopes by ``"[secret]"``, recursively.
+
+    A secret map (a Kubernetes Secret's ``stringData``) keeps its keys, which name what it holds, and
+    masks every value: the object keeps its shape for schema validation and review.
+    """
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == SECRET_VALUE:
-            return SECRET
+            return _mask_leaves(value.get("value"))
         return {k: mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_secrets(v) for v in value]

@@ -123,7 +123,7 @@ def test_secret_payload_is_secret_as_with_the_sdk() -> None:
         holder["secret"] = apply("s", CASES[2][2])
 
     registration = _registered(program)
-    assert registration.export_inputs()["stringData"] == "[secret]"
+    assert registration.export_inputs()["stringData"] == {"k": "[secret]"}
 
 
 def test_status_of_a_built_in_kind_can_be_read_back() -> None:
