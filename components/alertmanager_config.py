@@ -182,15 +182,20 @@ def _secret(secrets: Mapping[str, str], receiver: str, what: str) -> str:
     return value
 
 
-def _receiver(receiver: Receiver, secrets: Mapping[str, str]) -> dict[str, Any]:
+def _receiver(receiver: Receiver, secrets: Mapping[str, str], secret_dir: str | None) -> dict[str, Any]:
+    def secret(key: str, what: str) -> dict[str, str]:
+        if secret_dir is not None:
+            return {f"{key}_file": f"{secret_dir.rstrip('/')}/{receiver.name}"}
+        return {key: _secret(secrets, receiver.name, what)}
+
     if isinstance(receiver, SlackReceiver):
-        url = _secret(secrets, receiver.name, "Slack webhook URL")
-        if not url.startswith("https://"):
+        url = secret("api_url", "Slack webhook URL")
+        if not url.get("api_url", "https://").startswith("https://"):
             raise AlertingSecretError(
                 f"the Slack webhook URL of receiver {receiver.name!r} is not an https URL"
             )
         config: dict[str, Any] = {
-            "api_url": url,
+            **url,
             "channel": receiver.channel,
             "send_resolved": receiver.send_resolved,
             "title": _SLACK_TITLE,
@@ -199,7 +204,7 @@ def _receiver(receiver: Receiver, secrets: Mapping[str, str]) -> dict[str, Any]:
         return {"name": receiver.name, "slack_configs": [config]}
     if isinstance(receiver, PagerDutyReceiver):
         config = {
-            "routing_key": _secret(secrets, receiver.name, "PagerDuty routing key"),
+            **secret("routing_key", "PagerDuty routing key"),
             "send_resolved": receiver.send_resolved,
             "severity": '{{ if eq .CommonLabels.severity "critical" }}critical{{ else }}warning{{ end }}',
             "description": "{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
@@ -214,7 +219,7 @@ def _receiver(receiver: Receiver, secrets: Mapping[str, str]) -> dict[str, Any]:
     }
     if receiver.auth_username is not None:
         config["auth_username"] = receiver.auth_username
-        config["auth_password"] = _secret(secrets, receiver.name, "SMTP password")
+        config.update(secret("auth_password", "SMTP password"))
     return {"name": receiver.name, "email_configs": [config]}
 
 
@@ -226,17 +231,26 @@ def _severity(value: str) -> list[str]:
     return [f'severity="{value}"']
 
 
-def render_alertmanager_config(settings: AlertingSettings, secrets: Mapping[str, str]) -> str:
+def render_alertmanager_config(
+    settings: AlertingSettings, secrets: Mapping[str, str], *, secret_dir: str | None = None
+) -> str:
     """``alertmanager.yaml`` for these settings, with each receiver's secret from ``secrets``.
 
     ``secrets`` maps a receiver name to its Slack webhook URL, PagerDuty routing key or SMTP
     password. A receiver without its secret, or a secret naming no receiver, raises
     :class:`AlertingSecretError` naming the receiver.
+
+    With ``secret_dir`` (and no ``secrets``), the config holds no secret at all: each receiver
+    reads its secret from the file ``<secret_dir>/<receiver name>`` (``api_url_file``,
+    ``routing_key_file``, ``auth_password_file``), i.e. a mounted Kubernetes Secret keyed by
+    receiver name.
     """
+    if secret_dir is not None and secrets:
+        raise AlertingSecretError("give the receivers' secrets either inline or as files, not both")
     stray = sorted(set(secrets) - {r.name for r in settings.receivers})
     if stray:
         raise AlertingSecretError(f"alerting secrets given for unknown receiver(s): {', '.join(stray)}")
-    receivers = [{"name": NULL_RECEIVER}] + [_receiver(r, secrets) for r in settings.receivers]
+    receivers = [{"name": NULL_RECEIVER}] + [_receiver(r, secrets, secret_dir) for r in settings.receivers]
 
     routes: list[dict[str, Any]] = [
         {"receiver": NULL_RECEIVER, "matchers": ['alertname=~"Watchdog|InfoInhibitor"']},

@@ -42,8 +42,11 @@ from components.model import Model
 __all__ = [
     "ALB_SSL_POLICY",
     "API_SECRET_KEYS",
+    "ARGO_ROLLOUTS_NAMESPACE",
     "CONTAINER_PORT_NAME",
+    "INGRESS_NGINX_NAMESPACE",
     "SERVICE_PORT",
+    "WAIT_FOR_ANNOTATION",
     "AnalysisSettings",
     "ApiContext",
     "ApiImage",
@@ -58,14 +61,20 @@ __all__ = [
     "MigrationSettings",
     "Peer",
     "RateLimit",
+    "RegistrySettings",
     "ResourceQuantities",
     "RollingStrategy",
+    "argo_rollouts_values",
     "canary_weights",
+    "environment_problem",
     "image_hash",
+    "ingress_nginx_values",
     "parse_quantity",
     "render_api_manifests",
     "render_down_migration_job",
     "render_migration_job",
+    "render_secret",
+    "rollout_timeout_seconds",
     "validate_for_environment",
 ]
 
@@ -86,6 +95,14 @@ SERVICE_PORT = 80
 RUN_AS_UID = 10001
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 ANALYSIS_HASH_ARG = "pod-template-hash"
+# pulumi-kubernetes does not await custom resources; this annotation makes `pulumi up` wait for
+# (and fail on) the Rollout, with the JSONPath condition the provider understands.
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+ARGO_ROLLOUTS_NAMESPACE = "argo-rollouts"
+INGRESS_NGINX_NAMESPACE = "ingress-nginx"
+# Time a release may take beyond its pauses and analysis (pods starting, load balancers registering).
+ROLLOUT_BASE_TIMEOUT_SECONDS = 600
 
 # ----------------------------------------------------------------------------------------------
 # Values
@@ -378,6 +395,39 @@ class MigrationSettings(Model):
         description="Command that reverts the last migration (rendered as a separate Job template).",
     )
     timeout_seconds: PositiveInt = Field(default=600, description="activeDeadlineSeconds of the Job.")
+    down_image: ApiImage | None = Field(
+        default=None,
+        description=(
+            "Run `downCommand` from this image (the release whose migration is reverted) before the "
+            "release in `image`; unset renders no down-migration Job."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _down_needs_command(self) -> MigrationSettings:
+        if self.down_image is not None and self.down_command is None:
+            raise ValueError(
+                f"downImage {self.down_image.reference!r} is set but downCommand is null: "
+                "nothing would revert the migration"
+            )
+        return self
+
+
+class RegistrySettings(Model):
+    """The stack's container registry (an ECR repository on AWS) holding the API images."""
+
+    keep_images: int = Field(
+        default=50,
+        ge=5,
+        le=1000,
+        description="Newest tagged images kept; older ones expire (the rollback depth).",
+    )
+    untagged_expiry_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days before an untagged image (a failed or replaced push) expires.",
+    )
 
 
 class ApiSettings(Model):
@@ -409,6 +459,13 @@ class ApiSettings(Model):
         default=[], description="Other API versions served side by side under their path prefix."
     )
     migrations: MigrationSettings = Field(default=MigrationSettings(), description="Schema migrations.")
+    secrets_rotation: NonNegativeInt = Field(
+        default=0,
+        description="Bump to generate a new JWT signing key and refresh-token secret (signs every user out).",
+    )
+    registry: RegistrySettings = Field(
+        default=RegistrySettings(), description="Image registry retention (the ECR repository on AWS)."
+    )
 
     @model_validator(mode="after")
     def _cross_field(self, info: ValidationInfo) -> ApiSettings:
@@ -434,35 +491,45 @@ class ApiSettings(Model):
         return self
 
 
-def validate_for_environment(settings: ApiSettings, *, protected: bool) -> None:
-    """Refuse, in a stack that requires analysis, any release that progresses without it.
+def environment_problem(settings: ApiSettings, *, protected: bool) -> tuple[str, str] | None:
+    """The first rule a stack that requires analysis breaks: (config path below ``api``, message).
 
     ``protected`` stacks (the ones whose config asks for analysis) must gate every automatic step:
     a blue-green auto-promotion needs pre-promotion analysis, a canary needs background analysis,
     and a rolling update, having no analysis at all, is refused. Manual promotion is a human gate
-    and allowed. Raises ``ValueError`` naming the key and value.
+    and allowed.
     """
     if not protected:
-        return
+        return None
     strategy = settings.strategy
     if isinstance(strategy, RollingStrategy):
-        raise ValueError(
-            "platform:api.strategy.type='rolling' has no analysis, but this stack requires analysis: "
-            "use 'blueGreen' or 'canary'"
+        return (
+            "strategy.type",
+            "'rolling' has no analysis, but this stack requires analysis: use 'blueGreen' or 'canary'",
         )
     if (
         isinstance(strategy, BlueGreenStrategy)
         and strategy.auto_promotion
         and not strategy.pre_promotion_analysis
     ):
-        raise ValueError(
-            "platform:api.strategy.autoPromotion=true with prePromotionAnalysis=false: this stack requires "
-            "analysis before an automatic promotion (set prePromotionAnalysis: true or autoPromotion: false)"
+        return (
+            "strategy.prePromotionAnalysis",
+            "autoPromotion=true with prePromotionAnalysis=false: this stack requires analysis before an "
+            "automatic promotion (set prePromotionAnalysis: true or autoPromotion: false)",
         )
     if isinstance(strategy, CanaryStrategy) and not strategy.background_analysis:
-        raise ValueError(
-            "platform:api.strategy.backgroundAnalysis=false: this stack requires analysis during a canary"
+        return (
+            "strategy.backgroundAnalysis",
+            "backgroundAnalysis=false: this stack requires analysis during a canary",
         )
+    return None
+
+
+def validate_for_environment(settings: ApiSettings, *, protected: bool) -> None:
+    """Raise ``ValueError`` naming the key when :func:`environment_problem` finds one."""
+    problem = environment_problem(settings, protected=protected)
+    if problem is not None:
+        raise ValueError(f"platform:api.{problem[0]}: {problem[1]}")
 
 
 def canary_weights(steps: Sequence[CanaryStep]) -> list[int]:
@@ -510,6 +577,10 @@ class ApiContext:
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     # Direct database access for migrations (DDL through a transaction pooler is unsafe), if any.
     migration_database: Backend | None = None
+    cluster_issuer: str | None = None
+    """cert-manager ClusterIssuer that fills ``tls_secret_name`` (nginx ingress only)."""
+    deletion_protection: bool = False
+    """Deletion protection on the load balancer (ALB only)."""
 
     def __post_init__(self) -> None:
         if self.ingress_class == "alb" and not self.certificate_arn:
@@ -805,11 +876,53 @@ def _rollout_strategy(
     return {"canary": canary}, [stable, canary_service]
 
 
+def promotes_automatically(settings: ApiSettings) -> bool:
+    """Whether a release reaches full promotion with no human step (no manual gate anywhere)."""
+    strategy = settings.strategy
+    if isinstance(strategy, BlueGreenStrategy):
+        return strategy.auto_promotion
+    if isinstance(strategy, CanaryStrategy):
+        return not any(step.pause_until_promoted for step in strategy.steps)
+    return True
+
+
+def _duration_seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+def rollout_timeout_seconds(settings: ApiSettings) -> int:
+    """How long `pulumi up` waits for a release: its pauses and analysis, plus time for pods to start."""
+    strategy = settings.strategy
+    analysis = settings.analysis.count * _duration_seconds(settings.analysis.interval)
+    waited = 0
+    if isinstance(strategy, BlueGreenStrategy):
+        waited = (strategy.auto_promotion_seconds or 0) + (analysis if strategy.pre_promotion_analysis else 0)
+        waited += strategy.scale_down_delay_seconds
+    elif isinstance(strategy, CanaryStrategy):
+        waited = sum(step.pause_seconds or 0 for step in strategy.steps)
+    return ROLLOUT_BASE_TIMEOUT_SECONDS + waited
+
+
+def _rollout_annotations(settings: ApiSettings) -> dict[str, str]:
+    """Make `pulumi up` wait for a self-promoting release to become Healthy, and fail when it aborts.
+
+    An aborted Rollout (failed analysis) goes `Degraded` and never `Healthy`, so the wait ends in
+    an error after the timeout. A release that waits for a human (manual promotion) would hold
+    `pulumi up` hostage; it is promoted and watched with `kubectl argo rollouts` instead.
+    """
+    if not promotes_automatically(settings):
+        return {}
+    return {
+        WAIT_FOR_ANNOTATION: "jsonpath={.status.phase}=Healthy",
+        TIMEOUT_ANNOTATION: str(rollout_timeout_seconds(settings)),
+    }
+
+
 def _rollout(settings: ApiSettings, ctx: ApiContext, strategy: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": ARGO_API_VERSION,
         "kind": "Rollout",
-        "metadata": _metadata(ctx, ctx.name),
+        "metadata": _metadata(ctx, ctx.name, annotations=_rollout_annotations(settings)),
         "spec": {
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": _selector(ctx, ctx.name)},
@@ -916,6 +1029,9 @@ def _ingress(settings: ApiSettings, ctx: ApiContext, name: str) -> dict[str, Any
             "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
             "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
             "alb.ingress.kubernetes.io/healthcheck-path": settings.paths.readiness,
+            "alb.ingress.kubernetes.io/load-balancer-attributes": (
+                f"deletion_protection.enabled={str(ctx.deletion_protection).lower()}"
+            ),
             "alb.ingress.kubernetes.io/actions.block-metrics": (
                 '{"type":"fixed-response","fixedResponseConfig":'
                 '{"contentType":"text/plain","statusCode":"404","messageBody":"not found"}}'
@@ -944,6 +1060,9 @@ def _ingress(settings: ApiSettings, ctx: ApiContext, name: str) -> dict[str, Any
     if ctx.ingress_class == "nginx":
         spec["tls"] = [{"hosts": [ctx.hostname], "secretName": str(ctx.tls_secret_name)}]
         annotations = {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}
+        if ctx.cluster_issuer:
+            # cert-manager's ingress-shim issues the certificate into `tls_secret_name`.
+            annotations["cert-manager.io/cluster-issuer"] = ctx.cluster_issuer
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -1032,6 +1151,8 @@ def render_api_manifests(settings: ApiSettings, ctx: ApiContext) -> list[dict[st
     ingress_name = ctx.name
     analysis_name = f"{ctx.name}-analysis"
     manifests: list[dict[str, Any]] = [_service_account(ctx), *_network_policies(settings, ctx)]
+    if settings.migrations.down_image is not None:
+        manifests.append(render_down_migration_job(settings, ctx, settings.migrations.down_image))
     manifests.append(render_migration_job(settings, ctx))
     manifests.append(_service(ctx, ctx.name, ctx.name))
     strategy = settings.strategy
@@ -1059,3 +1180,51 @@ def render_api_manifests(settings: ApiSettings, ctx: ApiContext) -> list[dict[st
         ]
     manifests.append(_ingress(settings, ctx, ingress_name))
     return manifests
+
+
+def render_secret(ctx: ApiContext, name: str, string_data: Mapping[str, Any]) -> dict[str, Any]:
+    """An Opaque Secret of the API's namespace; the values may be Pulumi secrets (the caller's)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(ctx, name, "secrets"),
+        "type": "Opaque",
+        "stringData": dict(string_data),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Controllers the API tier installs (Helm values)
+
+
+def argo_rollouts_values() -> dict[str, Any]:
+    """Values of the argo-rollouts chart: two controllers, metrics Service, restricted pods."""
+    return {
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": {
+            "replicas": 2,
+            "metrics": {"enabled": True},
+            "pdb": {"enabled": True, "minAvailable": 1},
+            "resources": {
+                "requests": {"cpu": "50m", "memory": "128Mi"},
+                "limits": {"memory": "512Mi"},
+            },
+        },
+        "dashboard": {"enabled": False},
+        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+
+
+def ingress_nginx_values(ingress_class: str) -> dict[str, Any]:
+    """Values of the ingress-nginx chart for a local cluster: one controller owning ``ingress_class``."""
+    return {
+        "controller": {
+            "replicaCount": 1,
+            "ingressClassResource": {"name": ingress_class, "enabled": True, "default": False},
+            "ingressClass": ingress_class,
+            "metrics": {"enabled": True},
+            # Snippet annotations let any Ingress author inject nginx configuration.
+            "allowSnippetAnnotations": False,
+        },
+    }

@@ -21,9 +21,21 @@ from typing import Annotated, Any, Literal
 from pulumi import RunError
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from components.api_manifests import ApiSettings, environment_problem
 from components.database_settings import AuroraSettings, DatabaseSettings, check_database
+from components.edge_settings import AWS_WAF_MIN_RATE_LIMIT, DomainSettings, EdgeSettings
 from components.model import Model
+from components.observability_settings import ObservabilitySettings, check_alerting_secrets
+from components.pgbouncer_config import (
+    POSTGRES_DEFAULT_MAX_CONNECTIONS,
+    PgBouncerSettings,
+    aurora_default_max_connections,
+    connection_budgets,
+)
 from components.protection import PROTECTION, ProtectionLevel, ProtectionRules
+from components.redis_settings import RedisSettings, check_redis
+from components.roles_settings import RolesSettings
+from components.security_settings import AuditSettings, TlsSettings
 
 NAMESPACE = "platform"
 
@@ -40,6 +52,8 @@ KubeVersion = Annotated[str, StringConstraints(pattern=r"^1\.(2[89]|3\d)$")]
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 
 REQUIRED_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
+# Application roles that log in through PgBouncer (read-write and read-only); each may use either pool.
+POOLED_APP_USERS = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,6 +214,42 @@ class StackConfig(Model):
     database: DatabaseSettings = Field(
         description="PostgreSQL: `aurora` (AWS) or `cloudnativepg` (in the cluster), with replicas, backups."
     )
+    pgbouncer: PgBouncerSettings = Field(
+        default_factory=PgBouncerSettings,
+        description="PgBouncer before PostgreSQL: pool mode, pool sizes, timeouts, replicas, autoscaling.",
+    )
+    domain: DomainSettings | None = Field(
+        default=None,
+        description="The stack's DNS name, its app and API host names, and the DNS provider holding them.",
+    )
+    edge: EdgeSettings | None = Field(
+        default=None,
+        description="Frontend hosting, CDN (CloudFront or Cloudflare), WAF, releases and RUM (AWS stacks).",
+    )
+    tls: TlsSettings = Field(
+        default_factory=TlsSettings,
+        description="cert-manager: the issuer of public host names' certificates and the in-cluster CA.",
+    )
+    audit: AuditSettings | None = Field(
+        default=None,
+        description="AWS audit and monitoring: CloudTrail, GuardDuty, alarms to SNS (AWS stacks).",
+    )
+    observability: ObservabilitySettings = Field(
+        default_factory=ObservabilitySettings,
+        description="Prometheus, Alertmanager (receivers, routes, secrets), Grafana, alerts and logs.",
+    )
+    api: ApiSettings | None = Field(
+        default=None,
+        description="The API service: image, probes, scaling, release strategy and analysis, migrations.",
+    )
+    redis: RedisSettings | None = Field(
+        default=None,
+        description="Redis for rate limiting: `elasticache` (AWS) or `in-cluster`, nodes, failover.",
+    )
+    roles: RolesSettings = Field(
+        default_factory=RolesSettings,
+        description="Database roles and grants: applied by a `job`, by the `provider` or `none`.",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -255,6 +305,214 @@ class StackConfig(Model):
             raise _at(f"database.{path}", message) from None
         return self
 
+    @model_validator(mode="after")
+    def _check_pgbouncer(self) -> StackConfig:
+        pgbouncer, database, rules = self.pgbouncer, self.database, self.rules
+        if pgbouncer.replicas < rules.min_availability_zones:
+            raise _at(
+                "pgbouncer.replicas",
+                f"protection level {self.protection!r} spreads PgBouncer over at least "
+                f"{rules.min_availability_zones} availability zones: it needs at least that many replicas, "
+                f"got {pgbouncer.replicas}",
+            )
+        if database.max_connections is not None:
+            limit, source = database.max_connections, "database.maxConnections"
+        elif isinstance(database, AuroraSettings):
+            default = aurora_default_max_connections(database.instance_class)
+            if default is None:
+                raise _at(
+                    "database.maxConnections",
+                    f"Aurora's default connection limit for {database.instance_class} is not known here: "
+                    "set maxConnections so that PgBouncer's pools can be checked against it",
+                )
+            limit, source = default, f"Aurora's default for {database.instance_class}"
+        else:
+            limit, source = POSTGRES_DEFAULT_MAX_CONNECTIONS, "PostgreSQL's default max_connections"
+        reader_is_writer = isinstance(database, AuroraSettings) and database.readers == 0
+        for budget in connection_budgets(
+            pgbouncer, limit=limit, app_users=POOLED_APP_USERS, reader_is_writer=reader_is_writer
+        ):
+            if not budget.fits:
+                raise _at(
+                    "pgbouncer",
+                    f"at maxReplicas {pgbouncer.max_replicas} PgBouncer may open {budget.pooled} server "
+                    f"connections to the {budget.host}, plus directConnectionsReserve {budget.reserve} = "
+                    f"{budget.pooled + budget.reserve}, above its connection limit of {limit} ({source}); "
+                    "lower maxReplicas or the pool sizes, cap them with maxDbConnections, or raise "
+                    "database.maxConnections",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_domain(self) -> StackConfig:
+        if self.domain is not None and self.domain.dns is not None and not self.is_aws:
+            raise _at("domain.dns", "records and certificates need cloud.provider `aws`; omit dns locally")
+        return self
+
+    @model_validator(mode="after")
+    def _check_edge(self) -> StackConfig:
+        edge = self.edge
+        if edge is None:
+            return self
+        if not self.is_aws:
+            raise _at("edge", "frontend hosting and a CDN need cloud.provider `aws`; omit edge locally")
+        dns = self.domain.dns if self.domain is not None else None
+        if dns is None:
+            raise _at("domain.dns", "the edge needs a DNS provider and zone for its records and certificates")
+        if edge.cdn.provider == "cloudflare" and dns.provider != "cloudflare":
+            raise _at(
+                "edge.cdn.provider",
+                f"`cloudflare` needs a Cloudflare zone: set domain.dns.provider `cloudflare` and its zoneId "
+                f"(domain.dns.provider is {dns.provider!r})",
+            )
+        if edge.cdn.provider == "cloudfront":
+            if edge.waf.rate_limit < AWS_WAF_MIN_RATE_LIMIT:
+                raise _at(
+                    "edge.waf.rateLimit",
+                    f"AWS WAF's lowest rate limit is {AWS_WAF_MIN_RATE_LIMIT} requests per window",
+                )
+            if edge.waf.rate_window_seconds == 10:
+                raise _at("edge.waf.rateWindowSeconds", "AWS WAF evaluates over 60, 120, 300 or 600 seconds")
+        return self
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> StackConfig:
+        tls = self.tls
+        dns = self.domain.dns if self.domain is not None else None
+        if tls.acme and dns is None:
+            raise _at(
+                "tls.publicIssuer",
+                f"{tls.public_issuer!r} proves domain ownership through DNS-01: it needs domain.dns "
+                "(route53 or cloudflare); use `self-signed` without a DNS provider",
+            )
+        if self.protection == "production" and tls.public_issuer != "letsencrypt":
+            raise _at(
+                "tls.publicIssuer",
+                f"protection level 'production' serves browsers: it needs `letsencrypt`, "
+                f"got {tls.public_issuer!r}",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_audit(self) -> StackConfig:
+        audit = self.audit
+        if audit is None:
+            if self.is_aws and self.rules.requires_paging:
+                raise _at(
+                    "audit", f"protection level {self.protection!r} needs CloudTrail, GuardDuty and alarms"
+                )
+            return self
+        if not self.is_aws:
+            raise _at("audit", "CloudTrail, GuardDuty and CloudWatch alarms need cloud.provider `aws`")
+        if self.rules.requires_paging and not audit.alarm_emails:
+            raise _at(
+                "audit.alarmEmails",
+                f"protection level {self.protection!r} needs at least one address for the alarm topic",
+            )
+        if self.rules.protect and audit.trail.object_lock_days is None:
+            raise _at(
+                "audit.trail.objectLockDays",
+                f"protection level {self.protection!r} needs Object Lock on the audit log bucket",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_observability(self) -> StackConfig:
+        obs, rules = self.observability, self.rules
+        try:
+            check_alerting_secrets(obs)
+        except ValueError as exc:
+            raise _at("observability.alerting.receivers", str(exc)) from None
+        if rules.requires_paging and not obs.alerting.require_paging:
+            raise _at(
+                "observability.alerting.requirePaging",
+                f"protection level {self.protection!r} must page a human: set requirePaging, with a "
+                "pagerduty receiver that critical alerts reach",
+            )
+        if rules.protect:
+            for part in ("prometheus", "alertmanager"):
+                if getattr(obs, part).replicas < 2:
+                    raise _at(
+                        f"observability.{part}.replicas",
+                        f"protection level {self.protection!r} keeps monitoring up through a node loss: "
+                        f"it needs at least 2 replicas, got {getattr(obs, part).replicas}",
+                    )
+        if not self.is_aws:
+            if obs.logging.replicas > 1:
+                raise _at(
+                    "observability.logging.replicas",
+                    f"Loki keeps logs on a volume on a local cluster: it runs 1 replica, got "
+                    f"{obs.logging.replicas} (more need S3: cloud.provider `aws`)",
+                )
+        elif obs.grafana.host is not None:
+            raise _at(
+                "observability.grafana.host",
+                "Grafana stays internal on AWS stacks (reach it with `kubectl port-forward`); omit host",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_api(self) -> StackConfig:
+        api = self.api
+        if api is None:
+            return self
+        problem = environment_problem(api, protected=self.rules.requires_rollout_analysis)
+        if problem is not None:
+            raise _at(f"api.{problem[0]}", f"protection level {self.protection!r}: {problem[1]}")
+        if isinstance(self.cloud, AwsCloud):
+            if self.domain is None or self.domain.dns is None:
+                raise _at(
+                    "domain.dns",
+                    "the API's load balancer serves HTTPS only: it needs a DNS provider for its certificate",
+                )
+            registry = f"{self.cloud.account_id}.dkr.ecr.{self.cloud.region}.amazonaws.com/"
+            images = {"api.image": api.image}
+            images |= {f"api.extraVersions[{i}].image": e.image for i, e in enumerate(api.extra_versions)}
+            if api.migrations.down_image is not None:
+                images["api.migrations.downImage"] = api.migrations.down_image
+            for path, image in images.items():
+                if not image.repository.startswith(registry):
+                    raise _at(
+                        f"{path}.repository",
+                        f"nodes pull only from the stack's own registry: the repository must start with "
+                        f"{registry!r}",
+                    )
+            zones = len(self.network.availability_zones) if self.network else 1
+            if self.rules.min_availability_zones > 1 and api.replicas < zones:
+                raise _at(
+                    "api.replicas",
+                    f"protection level {self.protection!r} survives an AZ loss: {api.replicas} replicas "
+                    f"cannot cover the {zones} availability zones",
+                )
+        elif self.cloud.ingress_class != "nginx":
+            raise _at(
+                "cloud.ingressClass",
+                "the API's ingress-nginx controller serves the IngressClass `nginx`; set ingressClass: nginx",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_redis(self) -> StackConfig:
+        if self.redis is None:
+            return self
+        zones = len(self.network.availability_zones) if self.network else 1
+        try:
+            check_redis(self.redis, rules=self.rules, is_aws=self.is_aws, zones=zones)
+        except ValueError as exc:
+            path, _, message = str(exc).partition(": ")
+            raise _at(f"redis.{path}", message) from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> StackConfig:
+        if self.roles.mode == "provider" and not isinstance(self.database, AuroraSettings):
+            raise _at(
+                "roles.mode",
+                "`provider` reads Aurora's master secret from Secrets Manager; with `cloudnativepg` the "
+                "superuser secret lives in the cluster: use `job`",
+            )
+        return self
+
     @property
     def rules(self) -> ProtectionRules:
         """The requirements of this stack's protection level."""
@@ -297,7 +555,7 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif item in ("local", "aws", "aurora", "cloudnativepg") and parts:
+        elif item in ("local", "aws", "aurora", "cloudnativepg", "rolling", "blueGreen", "canary") and parts:
             continue  # the discriminator's tag, not a key the user wrote
         else:
             parts.append(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), str(item)))

@@ -202,6 +202,11 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
     )
 
 
+def node_role_name(cluster_name: str) -> str:
+    """The nodes' IAM role name: fixed, so the image registry's policy can name its only puller."""
+    return f"{cluster_name}-node"
+
+
 @dataclass(frozen=True)
 class EksClusterArgs:
     """What the cluster needs: its settings from config and the network from the network tier."""
@@ -347,6 +352,7 @@ class EksCluster(pulumi.ComponentResource):
                 "AmazonSSMManagedInstanceCore",
             ],
             child,
+            physical_name=node_role_name(args.name),
         )
         groups: list[pulumi.Resource] = []
         for group_name, group in sorted(args.settings.node_groups.items()):

@@ -88,10 +88,19 @@ def allow(actions: Sequence[str], resources: Sequence[str] | str = "*", **condit
 
 
 def role(
-    name: str, trust_policy: str, managed: Sequence[str] = (), opts: pulumi.ResourceOptions | None = None
+    name: str,
+    trust_policy: str,
+    managed: Sequence[str] = (),
+    opts: pulumi.ResourceOptions | None = None,
+    *,
+    physical_name: str | None = None,
 ) -> aws.iam.Role:
-    """An IAM role with AWS-managed policies attached one resource each (keyed by policy name)."""
-    created = aws.iam.Role(name, assume_role_policy=trust_policy, opts=opts)
+    """An IAM role with AWS-managed policies attached one resource each (keyed by policy name).
+
+    ``physical_name`` fixes the role's name where others must refer to it before it exists (a
+    resource policy naming its principal); otherwise Pulumi auto-names it.
+    """
+    created = aws.iam.Role(name, name=physical_name, assume_role_policy=trust_policy, opts=opts)
     for policy in managed:
         aws.iam.RolePolicyAttachment(
             f"{name}-{policy.rsplit('/', 1)[-1]}", role=created.name, policy_arn=MANAGED + policy, opts=opts

@@ -32,9 +32,13 @@ from components.model import Model
 
 __all__ = [
     "DEFAULT_AUTH_FUNCTION",
+    "POSTGRES_DEFAULT_MAX_CONNECTIONS",
     "AuthLookupFunction",
+    "ConnectionBudget",
     "PgBouncerEndpoints",
     "PgBouncerSettings",
+    "aurora_default_max_connections",
+    "connection_budgets",
     "render_auth_function_sql",
     "render_pgbouncer_ini",
     "render_userlist",
@@ -134,6 +138,19 @@ class PgBouncerSettings(Model):
     stats_period_seconds: int = Field(
         default=60, ge=1, le=3600, description="Period of the aggregated statistics PgBouncer logs."
     )
+    target_cpu_utilization_percent: int = Field(
+        default=70,
+        ge=10,
+        le=95,
+        description="Average CPU utilisation (of the requests) the autoscaler keeps PgBouncer pods at.",
+    )
+    direct_connections_reserve: int = Field(
+        default=15,
+        ge=0,
+        le=1000,
+        description="Server connections kept free on each database host for logins that bypass the "
+        "pooler: migrations, superusers and cloud automation, monitoring.",
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -181,6 +198,74 @@ class PgBouncerSettings(Model):
         Counted at ``maxReplicas``: autoscaling may reach it, and the database must still have room.
         """
         return self.server_connections_per_replica(app_users) * self.max_replicas
+
+
+# PostgreSQL's own default for `max_connections` (CloudNativePG keeps it unless told otherwise).
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
+# Aurora PostgreSQL's default is LEAST({DBInstanceClassMemory/9531392}, 5000). The memory per vCPU of
+# the families Aurora PostgreSQL offers, and the burstable classes by name, in GiB.
+_AURORA_DIVISOR = 9_531_392
+_AURORA_CAP = 5000
+_GIB_PER_VCPU = {"r5": 8, "r6g": 8, "r6i": 8, "r7g": 8, "r7i": 8, "r8g": 8, "x2g": 16}
+_BURSTABLE_GIB = {
+    "db.t3.medium": 4,
+    "db.t3.large": 8,
+    "db.t4g.medium": 4,
+    "db.t4g.large": 8,
+}
+_SIZE = re.compile(r"^(?:(\d+)?xlarge|large)$")
+
+
+def aurora_default_max_connections(instance_class: str) -> int | None:
+    """Aurora PostgreSQL's default ``max_connections`` for an instance class, or None if unknown.
+
+    AWS documents the default as ``LEAST({DBInstanceClassMemory/9531392}, 5000)`` and works its example
+    (db.r4.large, 15.25 GiB → 1600) with the class's nominal memory in units of 10^9 bytes; so does this.
+    """
+    memory_gib: float | None = _BURSTABLE_GIB.get(instance_class)
+    if memory_gib is None:
+        parts = instance_class.split(".")
+        match = _SIZE.match(parts[2]) if len(parts) == 3 else None
+        per_vcpu = _GIB_PER_VCPU.get(parts[1]) if len(parts) == 3 else None
+        if match is None or per_vcpu is None:
+            return None
+        vcpus = 2 if parts[2] == "large" else 4 * int(match.group(1) or 1)
+        memory_gib = vcpus * per_vcpu
+    return min(int(memory_gib * 1e9 // _AURORA_DIVISOR), _AURORA_CAP)
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """Server connections PgBouncer may open to one database host, against that host's limit."""
+
+    host: Literal["writer", "reader"]
+    pooled: int
+    """Most server connections all PgBouncer replicas together can open to this host."""
+    reserve: int
+    """Connections kept free for direct logins (``directConnectionsReserve``)."""
+    limit: int
+    """The host's ``max_connections``."""
+
+    @property
+    def fits(self) -> bool:
+        return self.pooled + self.reserve <= self.limit
+
+
+def connection_budgets(
+    settings: PgBouncerSettings, *, limit: int, app_users: int, reader_is_writer: bool
+) -> list[ConnectionBudget]:
+    """The writer's and the reader's budget (one each; readers share the writer's instance class).
+
+    ``reader_is_writer``: with no reader instance the read-only pool lands on the writer too.
+    """
+    pool = settings.max_server_connections(app_users)
+    reserve = settings.direct_connections_reserve
+    if reader_is_writer:
+        return [ConnectionBudget("writer", 2 * pool, reserve, limit)]
+    return [
+        ConnectionBudget("writer", pool, reserve, limit),
+        ConnectionBudget("reader", pool, reserve, limit),
+    ]
 
 
 @dataclass(frozen=True)

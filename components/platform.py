@@ -61,6 +61,7 @@ class Platform(pulumi.ComponentResource):
         self._dns_tier(config)
         self._api_tier(config)
         self._edge_tier(config)
+        self._cloud_metrics_tier(config)
         self._observability_tier(config)
         self._audit_tier(config)
         self.register_outputs(dict(self.outputs))
@@ -72,31 +73,412 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _tls_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: cert-manager and ClusterIssuers."""
+        """cert-manager, the internal CA issuer and the public (ACME DNS-01 or internal) issuer."""
+        from components.certificates import NAMESPACE, CertManager, CertManagerArgs
+
+        cloud = config.cloud
+        cert_manager = CertManager(
+            "tls",
+            CertManagerArgs(
+                settings=config.tls,
+                domain=config.domain.name if config.domain is not None else None,
+                dns=config.domain.dns if config.domain is not None else None,
+                region=cloud.region if isinstance(cloud, AwsCloud) else None,
+                cluster_name=self.cluster.cluster_name if isinstance(cloud, AwsCloud) else None,
+            ),
+            opts=self._tier_opts(self.namespaces.resources[NAMESPACE]),
+        )
+        # ClusterIssuer names: for public host names, and for in-cluster endpoints (PgBouncer's TLS).
+        self.cluster_issuer: str = cert_manager.cluster_issuer
+        self.internal_issuer: str = cert_manager.internal_issuer
+        self.scrape_targets.append(cert_manager.scrape_target)
 
     def _pooler_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: PgBouncer; sets self.database_access."""
+        """PgBouncer's read-write and read-only pools; sets self.database_access."""
+        from components.database_settings import AuroraSettings
+        from components.endpoints import ROLES, Backend, DatabaseAccess, Peer, namespace_peer
+        from components.pgbouncer import AuroraCa, CnpgCa, PgBouncer, PgBouncerArgs
+
+        namespace = "platform-data"
+        settings = config.database
+        server_ca: AuroraCa | CnpgCa
+        if isinstance(settings, AuroraSettings) and isinstance(config.cloud, AwsCloud):
+            assert config.network is not None  # guaranteed by StackConfig
+            port, server_ca = settings.port, AuroraCa(config.cloud.region)
+            writer_peer = Peer(cidr=str(config.network.cidr))
+            pooler_side = writer_peer
+        else:
+            # CloudNativePG labels every instance pod with its cluster's name.
+            port, server_ca = 5432, CnpgCa(self.prefix)
+            pooler_side = Peer(pod_labels={"cnpg.io/cluster": self.prefix})
+            writer_peer = namespace_peer(namespace, {"cnpg.io/cluster": self.prefix})
+        pooler = PgBouncer(
+            "pgbouncer",
+            PgBouncerArgs(
+                settings=config.pgbouncer,
+                writer_host=self.database.writer_host,
+                reader_host=self.database.reader_host,
+                port=port,
+                database=self.database.database,
+                auth=self.database_credentials[ROLES.pgbouncer_auth],
+                exporter=self.database_credentials[ROLES.exporter],
+                server_ca=server_ca,
+                database_peer=pooler_side,
+                # Production keeps a pod in every zone rather than two in one.
+                zone_spread_required=config.rules.min_availability_zones >= 3,
+                client_tls_issuer=getattr(self, "internal_issuer", None),
+            ),
+            opts=self._tier_opts(self.namespaces.resources[namespace], self.database),
+        )
+        self.database_access = DatabaseAccess(
+            pooler_host=pooler.host,
+            pooler_port=pooler.port,
+            read_write_database=pooler.read_write_database,
+            read_only_database=pooler.read_only_database,
+            pooler=pooler.backend,
+            writer_host=self.database.writer_host,
+            writer_port=port,
+            writer=Backend(peer=writer_peer, port=port),
+        )
+        self.scrape_targets.append(pooler.scrape_target)
 
     def _cache_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: Redis; sets self.redis_endpoint."""
+        """Redis for the API's rate limits and its exporter; sets self.redis_endpoint (with `redis`)."""
+        if config.redis is None:
+            return
+        from components.redis import Redis, RedisArgs
+
+        namespace = "platform-data"
+        placement: dict[str, object] = {}
+        if isinstance(config.cloud, AwsCloud):
+            assert config.network is not None  # guaranteed by StackConfig
+            network = self.database_network
+            placement = {
+                "vpc_id": network["vpc_id"],
+                "vpc_cidr": str(config.network.cidr),
+                "isolated_subnet_ids": network["isolated_subnet_ids"],
+                "availability_zones": network["availability_zones"],
+                "allowed_security_group_ids": network["allowed_security_group_ids"],
+                "account_id": network["account_id"],
+            }
+        redis = Redis(
+            "redis",
+            RedisArgs(
+                name=self.prefix,
+                settings=config.redis,
+                protect=config.rules.protect,
+                final_snapshot=config.rules.final_snapshot,
+                namespace=namespace,
+                **placement,  # type: ignore[arg-type]
+            ),
+            opts=self._tier_opts(self.namespaces.resources[namespace]),
+        )
+        self.redis_endpoint = redis.endpoint
+        self.scrape_targets.append(redis.scrape_target)
+        self.outputs["redisHost"] = redis.endpoint.host
 
     def _roles_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: roles, databases and grants."""
+        """Roles, grants, default privileges, pg_stat_statements and PgBouncer's lookup function."""
+        if config.roles.mode == "none":
+            return
+        from components.credentials import DatabaseCredentials
+        from components.database_roles import MONITOR, DatabaseRoles, DatabaseRolesArgs
+
+        # The metrics exporter's login exists once the roles are managed (the cloud metrics tier uses it).
+        self.database_credentials.update(
+            DatabaseCredentials("database-monitor-credentials", [MONITOR], opts=self._tier_opts()).logins
+        )
+        namespace = "platform-data"
+        cloud = config.cloud
+        on_aws = isinstance(cloud, AwsCloud)
+        roles = DatabaseRoles(
+            "database-roles",
+            DatabaseRolesArgs(
+                settings=config.roles,
+                engine=config.database.engine,
+                database=self.database.database,
+                host=self.database.writer_host,
+                port=self.database.port,
+                credentials=self.database_credentials,
+                name=self.prefix,
+                namespace=namespace,
+                master_secret_arn=self.database.master_secret_arn,
+                region=cloud.region if isinstance(cloud, AwsCloud) else None,
+                eks_cluster_name=self.cluster.cluster_name if on_aws else None,
+                protect=config.rules.protect,
+            ),
+            opts=self._tier_opts(self.namespaces.resources[namespace], self.database),
+        )
+        self.outputs["databaseRolesMode"] = roles.mode
 
     def _dns_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: DNS zone, host names and the API's regional certificate."""
+        """DNS zone, host names and the API's regional certificate (None without AWS and a DNS provider)."""
+        from components.dns import Dns, DnsArgs
+        from components.edge_settings import DomainSettings
+
+        domain = config.domain or DomainSettings(name=f"{config.environment}.platform.localtest.me")
+        if domain.dns is not None and domain.dns.provider == "cloudflare":
+            import pulumi_cloudflare as cloudflare
+
+            # The API token comes from CLOUDFLARE_API_TOKEN in the deployer's environment, never config.
+            self.providers["cloudflare"] = cloudflare.Provider(
+                "cloudflare", opts=pulumi.ResourceOptions(parent=self)
+            )
+        dns_args = DnsArgs(domain=domain, aws=config.is_aws, protect=config.rules.protect)
+        dns = Dns("dns", dns_args, self._tier_opts())
+        self.dns_zone = dns.zone
+        self.app_hostname: str = dns.app_hostname
+        self.api_hostname: str = dns.api_hostname
+        self.api_certificate_arn: pulumi.Output[str] | None = dns.api_certificate_arn
+        self.outputs.update(appHostname=dns.app_hostname, apiHostname=dns.api_hostname)
 
     def _api_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: the API service."""
+        """The API service; sets self.api_origin_hostname (the CDN's `/api/*` origin)."""
+        if config.api is None:
+            return
+        from components.api_service import ApiService, ApiServiceArgs, AwsLoadBalancing, LocalIngress
+
+        namespace = "platform-api"
+        cloud = config.cloud
+        load_balancing: AwsLoadBalancing | LocalIngress
+        if isinstance(cloud, AwsCloud):
+            from components.eks_cluster import node_role_name
+
+            assert config.network is not None and self.api_certificate_arn is not None  # StackConfig
+            load_balancing = AwsLoadBalancing(
+                cluster_name=self.cluster.cluster_name,
+                account_id=cloud.account_id,
+                vpc_cidr=str(config.network.cidr),
+                certificate_arn=self.api_certificate_arn,
+                node_role_arn_patterns=[
+                    f"arn:aws:iam::{cloud.account_id}:role/{node_role_name(self.prefix)}"
+                ],
+                deletion_protection=config.rules.deletion_protection,
+            )
+        else:
+            load_balancing = LocalIngress(
+                ingress_class=cloud.ingress_class, cluster_issuer=getattr(self, "cluster_issuer", None)
+            )
+        api = ApiService(
+            "api",
+            ApiServiceArgs(
+                prefix=self.prefix,
+                settings=config.api,
+                environment=config.environment,
+                namespace=namespace,
+                hostname=self.api_hostname,
+                database=self.database_access,
+                database_name=self.database.database,
+                credentials=self.database_credentials,
+                redis=self.redis_endpoint,
+                load_balancing=load_balancing,
+                protect=config.rules.protect,
+            ),
+            opts=self._tier_opts(
+                self.namespaces.resources[namespace], self.namespaces.resources["argo-rollouts"]
+            ),
+        )
+        self.api_origin_hostname: pulumi.Output[str] = api.api_origin_hostname
+        self.scrape_targets.extend(api.scrape_targets)
+        self.outputs.update(apiUrl=api.url, apiOriginHostname=api.api_origin_hostname)
+        if api.repository_url is not None:
+            self.outputs["apiRepositoryUrl"] = api.repository_url
 
     def _edge_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: frontend hosting, CDN, WAF."""
+        """Frontend bucket, CDN (CloudFront + WAF or Cloudflare), app/API records and RUM (AWS stacks)."""
+        edge = config.edge
+        if edge is None or not isinstance(config.cloud, AwsCloud) or self.dns_zone is None:
+            return  # a local stack: the ingress serves everything (guaranteed by StackConfig)
+        from components.frontend import FrontendBucket, FrontendBucketArgs
+
+        bucket = FrontendBucket(
+            "frontend",
+            FrontendBucketArgs(
+                name=self.prefix,
+                account_id=config.cloud.account_id,
+                noncurrent_days=edge.releases.noncurrent_days,
+                log_retention_days=edge.log_retention_days,
+                protect=config.rules.protect,
+            ),
+            self._tier_opts(),
+        )
+        api_origin = getattr(self, "api_origin_hostname", None)
+        if edge.cdn.provider == "cloudfront":
+            from components.cdn_cloudfront import CloudFrontCdn, CloudFrontCdnArgs
+
+            cdn = CloudFrontCdn(
+                "cdn",
+                CloudFrontCdnArgs(
+                    name=self.prefix,
+                    settings=edge,
+                    app_hostname=self.app_hostname,
+                    api_hostname=self.api_hostname,
+                    zone=self.dns_zone,
+                    bucket_name=bucket.bucket_name,
+                    bucket_arn=bucket.bucket_arn,
+                    bucket_regional_domain_name=bucket.bucket_regional_domain_name,
+                    log_bucket_domain_name=bucket.log_bucket_domain_name,
+                    api_origin_hostname=api_origin,
+                ),
+                self._tier_opts(),
+            )
+            self.outputs.update(
+                cdnDistributionId=cdn.distribution_id,
+                cdnDomainName=cdn.distribution_domain_name,
+                releaseStoreArn=cdn.key_value_store_arn,
+            )
+        else:
+            from components.cdn_cloudflare import CloudflareCdn, CloudflareCdnArgs
+
+            CloudflareCdn(
+                "cdn",
+                CloudflareCdnArgs(
+                    settings=edge,
+                    app_hostname=self.app_hostname,
+                    api_hostname=self.api_hostname,
+                    zone=self.dns_zone,
+                    bucket_name=bucket.bucket_name,
+                    bucket_arn=bucket.bucket_arn,
+                    bucket_regional_domain_name=bucket.bucket_regional_domain_name,
+                    api_origin_hostname=api_origin,
+                ),
+                self._tier_opts(),
+            )
+        self.outputs.update(frontendBucket=bucket.bucket_name, activeRelease=edge.releases.active)
+        if edge.rum.enabled:
+            from components.rum import RumMonitor, RumMonitorArgs
+
+            rum = RumMonitor(
+                "rum",
+                RumMonitorArgs(
+                    name=self.prefix,
+                    app_hostname=self.app_hostname,
+                    region=config.cloud.region,
+                    release=edge.releases.active,
+                    session_sample_rate=edge.rum.session_sample_rate,
+                ),
+                self._tier_opts(),
+            )
+            self.outputs["rum"] = rum.snippet
 
     def _observability_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: metrics, alerts, dashboards, logs."""
+        """kube-prometheus-stack (metrics, alerts, dashboards) and Loki with a node log collector."""
+        from components.database_settings import CloudNativePgSettings
+        from components.logging import AwsLogStorage, LogStack, LogStackArgs
+        from components.monitoring import GrafanaIngress, Monitoring, MonitoringArgs
+
+        namespace = "platform-monitoring"
+        settings = config.observability
+        cloud = config.cloud
+        local = isinstance(cloud, LocalCloud)
+        storage_class = cloud.storage_class if isinstance(cloud, LocalCloud) else "gp3"
+        opts = self._tier_opts(self.namespaces.resources[namespace])
+        if isinstance(config.database, CloudNativePgSettings):
+            # CloudNativePG's instances export on their `metrics` port; the data tier names the cluster.
+            self.scrape_targets.append(
+                ScrapeTarget(
+                    "cloudnativepg", "platform-data", {"cnpg.io/cluster": self.prefix}, "metrics", kind="pod"
+                )
+            )
+        # The Rollouts controller exports every Rollout's state, labelled with the Rollout's namespace.
+        self.scrape_targets.append(
+            ScrapeTarget(
+                "argo-rollouts",
+                "argo-rollouts",
+                {
+                    "app.kubernetes.io/name": "argo-rollouts",
+                    "app.kubernetes.io/component": "rollouts-controller",
+                },
+                "metrics",
+                kind="pod",
+                honor_labels=True,
+            )
+        )
+        loki_url = None
+        if settings.logging.enabled:
+            aws_storage = None
+            if isinstance(cloud, AwsCloud):
+                aws_storage = AwsLogStorage(
+                    name_prefix=self.prefix,
+                    account_id=cloud.account_id,
+                    region=cloud.region,
+                    cluster_name=self.cluster.cluster_name,
+                    protect=config.rules.protect,
+                )
+            logs = LogStack(
+                "logs",
+                LogStackArgs(settings.logging, namespace, storage_class, aws_storage),
+                opts=opts,
+            )
+            loki_url = logs.query_url
+        issuer = getattr(self, "cluster_issuer", None)
+        ingress = None
+        if local and settings.grafana.host is not None and issuer is not None:
+            ingress = GrafanaIngress(settings.grafana.host, cloud.ingress_class, issuer)  # type: ignore[union-attr]
+        monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                settings=settings,
+                namespace=namespace,
+                storage_class=storage_class,
+                scrape_targets=tuple(self.scrape_targets),
+                grafana_ingress=ingress,
+                loki_url=loki_url,
+            ),
+            opts=opts,
+        )
+        self.outputs.update(
+            grafanaUrl=monitoring.grafana_url, grafanaAdminPassword=monitoring.grafana_admin_password
+        )
+
+    def _cloud_metrics_tier(self, config: StackConfig) -> None:
+        """Exporters for the AWS managed services (CloudWatch, Aurora's PostgreSQL); AWS stacks only."""
+        if not isinstance(config.cloud, AwsCloud):
+            return
+        from components.cloud_metrics import MONITORING_LOGIN, CloudMetrics, CloudMetricsArgs, PostgresTarget
+        from components.database_settings import AuroraSettings
+
+        postgres = None
+        login = self.database_credentials.get(MONITORING_LOGIN)
+        if login is not None and isinstance(config.database, AuroraSettings):
+            postgres = PostgresTarget(
+                host=self.database.reader_host,
+                port=config.database.port,
+                database=config.database.database_name,
+                login=login,
+            )
+        metrics = CloudMetrics(
+            "cloud-metrics",
+            CloudMetricsArgs(
+                region=config.cloud.region, cluster_name=self.cluster.cluster_name, postgres=postgres
+            ),
+            opts=self._tier_opts(self.namespaces.resources["platform-monitoring"]),
+        )
+        self.scrape_targets.extend(metrics.scrape_targets)
 
     def _audit_tier(self, config: StackConfig) -> None:
-        """PLACEHOLDER: CloudTrail, GuardDuty, CloudWatch alarms."""
+        """CloudTrail, GuardDuty and managed-service alarms to SNS (AWS stacks with `audit`)."""
+        cloud = config.cloud
+        if config.audit is None or not isinstance(cloud, AwsCloud):
+            return
+        from components.audit import Audit, AuditArgs
+        from components.database_settings import AuroraSettings
+
+        audit = Audit(
+            "audit",
+            AuditArgs(
+                name=self.prefix,
+                settings=config.audit,
+                account_id=cloud.account_id,
+                region=cloud.region,
+                protect=config.rules.protect,
+                # The Aurora cluster identifier is the stack prefix (see PostgresCluster).
+                aurora_cluster_id=self.prefix if isinstance(config.database, AuroraSettings) else None,
+                elasticache=config.redis is not None and config.redis.engine == "elasticache",
+            ),
+            opts=self._tier_opts(),
+        )
+        self.outputs.update(alarmTopicArn=audit.alarm_topic_arn, auditTrailBucket=audit.trail_bucket)
 
     def _data_tier(self, config: StackConfig) -> None:
         from components.credentials import DatabaseCredentials

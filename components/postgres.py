@@ -115,6 +115,9 @@ def render_cnpg_cluster(
             },
             # Keep the primary from being evicted during node drains.
             "enablePDB": True,
+            # The roles Job (platform:roles.mode `job`) applies the role script as the superuser, whose
+            # credentials the operator keeps in the `<cluster>-superuser` Secret only when this is on.
+            "enableSuperuserAccess": True,
             # Instances on different nodes where possible, so losing a node loses one instance.
             "affinity": {
                 "enablePodAntiAffinity": True,

@@ -41,6 +41,17 @@ _ID_PREFIX = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
 }
 
+# Types the edge tier reads outputs of (see `PlatformMocks._edge`).
+_EDGE_MODULES = (
+    "aws:acm/",
+    "aws:route53/",
+    "aws:s3/bucket:",
+    "aws:cloudfront/",
+    "aws:wafv2/",
+    "aws:rum/",
+    "aws:cognito/",
+)
+
 # The ARN service segment of a type's module, where it differs from the module name.
 _ARN_SERVICE = {"cloudwatch": "logs", "elasticache": "elasticache", "rds": "rds", "s3": "s3"}
 
@@ -64,11 +75,35 @@ class PlatformMocks(Mocks):
             return f"{name}-provider-id", inputs
         if typ.startswith("kubernetes:"):
             return self._kubernetes(typ, name, inputs)
+        if typ.startswith(_EDGE_MODULES):
+            return self._edge(typ, name, inputs, args.provider or "")
+        if typ.startswith("cloudflare:"):
+            return stable_hex(typ, name, length=32), {**inputs, "id": stable_hex(typ, name, length=32)}
         if typ.startswith("aws:"):
             return self._aws(typ, name, inputs)
         if typ.startswith("random:"):
             return self._random(typ, name, inputs)
+        if typ.startswith("postgresql:"):
+            return self._postgresql(typ, inputs), inputs
         return f"{name}-{stable_hex(typ, name, length=8)}", inputs
+
+    @staticmethod
+    def _postgresql(typ: str, inputs: dict[str, Any]) -> str:
+        """Ids as pulumi-postgresql forms them (role and database names, dotted or underscored paths)."""
+        kind = typ.rsplit(":", 1)[-1]
+        get = inputs.get
+        if kind in ("Role", "Database"):
+            return str(get("name"))
+        if kind in ("Schema", "Extension"):
+            return f"{get('database')}.{get('name')}"
+        if kind == "Function":
+            types = ",".join(a.get("type", "") for a in get("args") or [])
+            return f"{get('database')}.{get('schema')}.{get('name')}({types})"
+        if kind == "Grant":
+            return f"{get('role')}_{get('database')}_{get('schema') or ''}_{get('objectType')}"
+        if kind == "DefaultPrivileges":
+            return f"{get('role')}_{get('database')}_{get('schema')}_{get('owner')}_{get('objectType')}"
+        return f"{kind.lower()}-{stable_hex(typ, json.dumps(inputs, sort_keys=True, default=str), length=8)}"
 
     @property
     def _secrets_arn(self) -> str:
@@ -128,12 +163,93 @@ class PlatformMocks(Mocks):
                 readerEndpointAddress=f"replica.{host}",
                 port=inputs.get("port", 6379),
             )
+        elif typ == "aws:ecr/repository:Repository":
+            out.update(
+                arn=f"arn:aws:ecr:{self.region}:{self.account}:repository/{physical}",
+                registryId=self.account,
+                repositoryUrl=f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
+            )
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             out.update(id=rid)
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             out.update(
                 arn=f"arn:aws:logs:{self.region}:{self.account}:log-group:{inputs.get('name', physical)}"
             )
+        elif typ == "aws:sns/topic:Topic":
+            rid = f"arn:aws:sns:{self.region}:{self.account}:{physical}"
+            out.update(arn=rid, name=physical)
+        elif typ == "aws:cloudtrail/trail:Trail":
+            out.update(arn=f"arn:aws:cloudtrail:{self.region}:{self.account}:trail/{physical}")
+        elif typ == "aws:guardduty/detector:Detector":
+            rid = stable_hex(typ, name, length=32)
+            out.update(
+                arn=f"arn:aws:guardduty:{self.region}:{self.account}:detector/{rid}", accountId=self.account
+            )
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            out.update(arn=f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{physical}")
+        return rid, out
+
+    def _edge(self, typ: str, name: str, inputs: dict[str, Any], provider: str) -> tuple[str, dict[str, Any]]:
+        """DNS, certificates, S3, CloudFront, WAF, RUM: what the edge tier reads back."""
+        rid, out = self._aws(typ, name, inputs)
+        region = inputs.get("region") or ("us-east-1" if "us-east-1" in provider else self.region)
+        uuid = "-".join(stable_hex(typ, name, str(n), length=k) for n, k in enumerate((8, 4, 4, 4, 12)))
+        physical = str(inputs.get("name") or inputs.get("bucket") or rid)
+        if typ == "aws:acm/certificate:Certificate":
+            domain = inputs.get("domainName", "example.com")
+            out.update(
+                arn=f"arn:aws:acm:{region}:{self.account}:certificate/{uuid}",
+                domainValidationOptions=[
+                    {
+                        "domainName": domain,
+                        "resourceRecordName": f"_{stable_hex(domain, length=32)}.{domain}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{stable_hex(domain, 'v', length=32)}.acm-validations.aws.",
+                    }
+                ],
+            )
+            rid = out["arn"]
+        elif typ == "aws:acm/certificateValidation:CertificateValidation":
+            out.update(certificateArn=inputs.get("certificateArn"))
+        elif typ == "aws:route53/zone:Zone":
+            rid = "Z" + stable_hex(typ, name, length=20).upper()
+            out.update(zoneId=rid, nameServers=[f"ns-{n}.awsdns-{n}.org" for n in (101, 202, 303, 404)])
+        elif typ == "aws:route53/record:Record":
+            out.update(fqdn=inputs.get("name"))
+        elif typ == "aws:s3/bucket:Bucket":
+            out.update(
+                arn=f"arn:aws:s3:::{physical}",
+                bucket=physical,
+                bucketDomainName=f"{physical}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{physical}.s3.{self.region}.amazonaws.com",
+            )
+            rid = physical
+        elif typ == "aws:cloudfront/distribution:Distribution":
+            rid = "E" + stable_hex(typ, name, length=13).upper()
+            out.update(
+                arn=f"arn:aws:cloudfront::{self.account}:distribution/{rid}",
+                domainName=f"d{stable_hex(typ, name, length=13)}.cloudfront.net",
+                hostedZoneId="Z2FDTNDATAQYW2",
+                status="Deployed",
+            )
+        elif typ == "aws:cloudfront/keyValueStore:KeyValueStore":
+            out.update(arn=f"arn:aws:cloudfront::{self.account}:key-value-store/{uuid}", etag="E1MOCKETAG")
+            rid = physical
+        elif typ == "aws:cloudfront/function:Function":
+            out.update(arn=f"arn:aws:cloudfront::{self.account}:function/{physical}", liveStageEtag="E2MOCK")
+            rid = physical
+        elif typ.startswith("aws:cloudfront/"):
+            rid = stable_hex(typ, name, length=14).upper() if "Policy" in typ or "Control" in typ else rid
+            out.update(id=rid, etag="E3MOCK")
+        elif typ == "aws:wafv2/webAcl:WebAcl":
+            out.update(arn=f"arn:aws:wafv2:us-east-1:{self.account}:global/webacl/{physical}/{uuid}")
+            rid = uuid
+        elif typ == "aws:rum/appMonitor:AppMonitor":
+            arn = f"arn:aws:rum:{self.region}:{self.account}:appmonitor/{physical}"
+            out.update(appMonitorId=uuid, arn=arn)
+        elif typ == "aws:cognito/identityPool:IdentityPool":
+            rid = f"{self.region}:{uuid}"
+            out.update(arn=f"arn:aws:cognito-identity:{self.region}:{self.account}:identitypool/{rid}")
         return rid, out
 
     def _kubernetes(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -148,8 +264,20 @@ class PlatformMocks(Mocks):
                 **(inputs.get("spec") or {}),
                 "clusterIP": "10.100.0." + str(int(stable_hex(name, length=2), 16)),
             }
+        if typ == "kubernetes:networking.k8s.io/v1:Ingress":
+            hostname = self._ingress_hostname(name, inputs)
+            out["status"] = {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
         namespace = metadata.get("namespace")
         return f"{namespace}/{metadata['name']}" if namespace else metadata["name"], out
+
+    def _ingress_hostname(self, name: str, inputs: dict[str, Any]) -> str:
+        """An ALB's DNS name as the AWS Load Balancer Controller names it; `localhost` for nginx."""
+        if (inputs.get("spec") or {}).get("ingressClassName") != "alb":
+            return "localhost"
+        namespace = (inputs.get("metadata") or {}).get("namespace", "default").replace("-", "")[:8]
+        digits = int(stable_hex(name, "alb", length=8), 16) % 10**10
+        load_balancer = f"k8s-{namespace}-{name[:8]}-{stable_hex(name, length=10)}-{digits}"
+        return f"{load_balancer}.{self.region}.elb.amazonaws.com"
 
     def _random(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         length = int(inputs.get("length", 32))
@@ -176,6 +304,22 @@ class PlatformMocks(Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}, None
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+        if token == "aws:route53/getZone:getZone":
+            zone = "Z" + stable_hex("zone", str(args.args.get("name")), length=20).upper()
+            # A bare dict: the SDK's mock monitor iterates a tuple's second item as check failures.
+            return {"zoneId": zone, "id": zone, "name": args.args.get("name"), "privateZone": False}  # type: ignore[return-value]
+        if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            # An RDS-managed master user secret: JSON with the user name and a generated password.
+            arn = str(args.args.get("secretId"))
+            secret = {"username": "dbadmin", "password": stable_hex("master", arn, length=28)}
+            return {  # type: ignore[return-value]
+                "arn": arn,
+                "id": f"{arn}|AWSCURRENT",
+                "secretId": arn,
+                "secretString": json.dumps(secret),
+                "versionId": stable_hex("version", arn, length=32),
+                "versionStages": ["AWSCURRENT"],
+            }
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {
                 "json": json.dumps(args.args, sort_keys=True),

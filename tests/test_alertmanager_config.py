@@ -263,3 +263,17 @@ def test_route_verification_fails_on_a_wrong_receiver(tmp_path: Path) -> None:
         "config", "routes", "test", f"--config.file={path}", "--verify.receivers=pager", "severity=warning"
     )
     assert result.returncode != 0
+
+
+def test_secret_files_mode_puts_no_secret_in_the_config() -> None:
+    settings, secrets = AlertingSettings.model_validate(STACKS["prod"][0]), STACKS["prod"][1]
+    text = render_alertmanager_config(settings, {}, secret_dir="/etc/alertmanager/secrets/receivers/")
+    assert not any(value in text for value in secrets.values())
+    for receiver in ("slack-alerts", "pager", "ops-mail"):
+        assert f"_file: /etc/alertmanager/secrets/receivers/{receiver}\n" in text
+
+
+def test_secrets_inline_and_as_files_at_once_are_refused() -> None:
+    settings, secrets = AlertingSettings.model_validate(STACKS["prod"][0]), STACKS["prod"][1]
+    with pytest.raises(AlertingSecretError, match="either inline or as files, not both"):
+        render_alertmanager_config(settings, secrets, secret_dir="/etc/alertmanager/secrets/x")

@@ -19,18 +19,24 @@ from pydantic import ValidationError
 from components.api_manifests import (
     ALB_SSL_POLICY,
     API_SECRET_KEYS,
+    WAIT_FOR_ANNOTATION,
     ApiContext,
     ApiImage,
     ApiSettings,
     Backend,
     CanaryStep,
     Peer,
+    argo_rollouts_values,
     canary_weights,
+    environment_problem,
     image_hash,
+    ingress_nginx_values,
     parse_quantity,
     render_api_manifests,
     render_down_migration_job,
     render_migration_job,
+    render_secret,
+    rollout_timeout_seconds,
     validate_for_environment,
 )
 from tests.k8s_validation import (
@@ -691,3 +697,81 @@ def test_the_weight_property_check_fails_on_a_broken_rollout(crd_schemas: None) 
     rollout = one(render_api_manifests(settings_, make_ctx(alb_traffic_routing=True)), "Rollout")
     rollout["spec"]["strategy"]["canary"]["steps"][0]["setWeight"] = "10%"
     assert any("is not of type 'integer'" in e for e in validate_manifests([rollout]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Waiting for a release, TLS and load balancer details, controllers
+
+
+@pytest.mark.parametrize(
+    ("case", "waits"),
+    [("blue-green-auto", True), ("blue-green-manual", False), ("canary-alb", False)],
+)
+def test_pulumi_waits_only_for_rollouts_that_promote_themselves(case: str, waits: bool) -> None:
+    annotations = one(render_case(case), "Rollout")["metadata"].get("annotations", {})
+    assert (annotations.get(WAIT_FOR_ANNOTATION) == "jsonpath={.status.phase}=Healthy") is waits
+
+
+def test_a_timed_canary_is_waited_for_as_long_as_its_pauses_take() -> None:
+    timed = {"type": "canary", "steps": [{"setWeight": 10, "pauseSeconds": 300}, {"setWeight": 50}]}
+    settings_ = make_settings(timed)
+    rollout = one(render_api_manifests(settings_, make_ctx(alb_traffic_routing=True)), "Rollout")
+    assert rollout["metadata"]["annotations"] == {
+        WAIT_FOR_ANNOTATION: "jsonpath={.status.phase}=Healthy",
+        "pulumi.com/timeoutSeconds": str(600 + 300),
+    }
+    assert rollout_timeout_seconds(settings_) == 900
+
+
+def test_nginx_ingress_asks_cert_manager_for_its_certificate() -> None:
+    ctx = make_ctx(**NGINX, cluster_issuer="letsencrypt")
+    ingress = one(render_api_manifests(make_settings({"type": "rolling"}), ctx), "Ingress")
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+
+
+@pytest.mark.parametrize("protected", [True, False])
+def test_alb_deletion_protection_follows_the_context(protected: bool) -> None:
+    ingress = one(render_api_manifests(make_settings(), make_ctx(deletion_protection=protected)), "Ingress")
+    attributes = ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"]
+    assert attributes == f"deletion_protection.enabled={str(protected).lower()}"
+
+
+def test_down_migration_job_is_rendered_before_the_forward_one_only_when_configured() -> None:
+    assert [m for m in render_case("rolling") if "migrate-down" in m["metadata"]["name"]] == []
+    older = {**IMAGE, "tag": "1.4.3"}
+    manifests = render_api_manifests(make_settings(migrations={"downImage": older}), make_ctx())
+    jobs = [m["metadata"]["name"] for m in manifests if m["kind"] == "Job"]
+    assert len(jobs) == 2
+    assert jobs[0].startswith("api-migrate-down-")
+    assert jobs[1].startswith("api-migrate-") and not jobs[1].startswith("api-migrate-down-")
+    with pytest.raises(ValidationError, match=r"downImage .* is set but downCommand is null"):
+        make_settings(migrations={"downImage": older, "downCommand": None})
+
+
+def test_secret_render_keeps_the_values_it_is_given() -> None:
+    secret = render_secret(make_ctx(), "api-env", {"DATABASE_URL": "postgresql://x"})
+    assert secret["stringData"] == {"DATABASE_URL": "postgresql://x"}
+    assert secret["type"] == "Opaque"
+    assert validate_manifests([secret]) == []
+
+
+def test_controller_values_enable_metrics_and_own_the_ingress_class() -> None:
+    assert argo_rollouts_values()["controller"]["metrics"]["enabled"] is True
+    nginx = ingress_nginx_values("nginx")["controller"]
+    assert nginx["ingressClassResource"]["name"] == "nginx"
+    assert nginx["metrics"]["enabled"] is True
+    assert nginx["allowSnippetAnnotations"] is False
+
+
+@pytest.mark.parametrize(
+    ("strategy", "path"),
+    [
+        ({"type": "rolling"}, "strategy.type"),
+        ({"type": "blueGreen", "prePromotionAnalysis": False}, "strategy.prePromotionAnalysis"),
+        ({**CANARY, "backgroundAnalysis": False}, "strategy.backgroundAnalysis"),
+    ],
+)
+def test_environment_problem_names_the_key_to_change(strategy: dict[str, Any], path: str) -> None:
+    problem = environment_problem(make_settings(strategy), protected=True)
+    assert problem is not None and problem[0] == path
+    assert environment_problem(make_settings(strategy), protected=False) is None

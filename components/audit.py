@@ -1,0 +1,471 @@
+"""Cloud audit and security monitoring on AWS: CloudTrail, GuardDuty, and managed-service alarms.
+
+- A multi-region CloudTrail (global service events, log-file validation) into a dedicated bucket:
+  versioned, public access blocked, KMS-encrypted, TLS only, writable by this trail alone,
+  expired by lifecycle after the configured retention, optionally under Object Lock.
+- GuardDuty with EKS audit-log monitoring and runtime monitoring, whose agent GuardDuty manages as
+  an EKS add-on.
+- CloudWatch alarms for what Prometheus cannot see from inside the cluster (Aurora CPU, replica
+  lag, local storage; ElastiCache CPU and memory; the API load balancers' 5xx) to a KMS-encrypted
+  SNS topic. E-mail subscriptions come from config; a paging integration (its URL holds a key) is
+  subscribed out of band to the topic, whose ARN is a stack output.
+
+One customer-managed key encrypts the trail and the topic; its policy admits CloudTrail (for this
+account's trails) and CloudWatch (to publish alarms to the encrypted topic).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.security_settings import AlarmThresholds, AuditSettings
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One CloudWatch alarm: a metric (namespace, name, statistic, dimensions) or a Metrics Insights query."""
+
+    key: str
+    description: str
+    threshold: float
+    comparison: str
+    namespace: str | None = None
+    metric: str | None = None
+    statistic: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)
+    query: str | None = None
+    """A Metrics Insights query (account-wide over a namespace), instead of one metric."""
+
+
+def alarm_specs(
+    thresholds: AlarmThresholds, aurora_cluster_id: str | None, elasticache: bool
+) -> list[AlarmSpec]:
+    """The alarms of a stack: Aurora when it has a cluster, ElastiCache when it has one, the ALBs always.
+
+    ElastiCache and load balancer metrics are per node / per load balancer, with ids chosen by AWS
+    and the load balancer controller; a Metrics Insights query over the namespace covers them all
+    (each stack has its own account) without knowing the ids.
+    """
+    specs: list[AlarmSpec] = []
+    if aurora_cluster_id is not None:
+        cluster = {"DBClusterIdentifier": aurora_cluster_id}
+        specs += [
+            AlarmSpec(
+                "aurora-cpu",
+                f"Aurora {aurora_cluster_id}: CPU above {thresholds.aurora_cpu_percent}%",
+                thresholds.aurora_cpu_percent,
+                "GreaterThanThreshold",
+                "AWS/RDS",
+                "CPUUtilization",
+                "Maximum",
+                cluster,
+            ),
+            AlarmSpec(
+                "aurora-replica-lag",
+                f"Aurora {aurora_cluster_id}: a replica lags more than "
+                f"{thresholds.aurora_replica_lag_seconds}s",
+                thresholds.aurora_replica_lag_seconds * 1000,  # the metric is in milliseconds
+                "GreaterThanThreshold",
+                "AWS/RDS",
+                "AuroraReplicaLagMaximum",
+                "Maximum",
+                cluster,
+            ),
+            AlarmSpec(
+                "aurora-free-local-storage",
+                f"Aurora {aurora_cluster_id}: free local storage below "
+                f"{thresholds.aurora_free_local_storage_gib} GiB",
+                thresholds.aurora_free_local_storage_gib * GIB,
+                "LessThanThreshold",
+                "AWS/RDS",
+                "FreeLocalStorage",
+                "Minimum",
+                cluster,
+            ),
+        ]
+    if elasticache:
+        specs += [
+            AlarmSpec(
+                "elasticache-cpu",
+                f"ElastiCache: engine CPU above {thresholds.elasticache_cpu_percent}% on a node",
+                thresholds.elasticache_cpu_percent,
+                "GreaterThanThreshold",
+                query='SELECT MAX(EngineCPUUtilization) FROM SCHEMA("AWS/ElastiCache", CacheClusterId)',
+            ),
+            AlarmSpec(
+                "elasticache-memory",
+                f"ElastiCache: memory above {thresholds.elasticache_memory_percent}% on a node",
+                thresholds.elasticache_memory_percent,
+                "GreaterThanThreshold",
+                query=(
+                    'SELECT MAX(DatabaseMemoryUsagePercentage) FROM SCHEMA("AWS/ElastiCache", CacheClusterId)'
+                ),
+            ),
+        ]
+    for source, metric in (("elb", "HTTPCode_ELB_5XX_Count"), ("target", "HTTPCode_Target_5XX_Count")):
+        specs.append(
+            AlarmSpec(
+                f"alb-{source}-5xx",
+                f"Load balancers: more than {thresholds.load_balancer_5xx_per_minute} {source} 5xx a minute",
+                thresholds.load_balancer_5xx_per_minute,
+                "GreaterThanThreshold",
+                query=f'SELECT SUM({metric}) FROM SCHEMA("AWS/ApplicationELB", LoadBalancer)',
+            )
+        )
+    return specs
+
+
+def trail_arn(region: str, account: str, trail_name: str) -> str:
+    return f"arn:aws:cloudtrail:{region}:{account}:trail/{trail_name}"
+
+
+def audit_key_policy(account: str, region: str, trail_name: str) -> str:
+    """Key policy: the account administers; CloudTrail encrypts this trail's logs; CloudWatch publishes."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudTrailEncryptsLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:GenerateDataKey*",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceArn": trail_arn(region, account, trail_name)},
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:cloudtrail:arn": (
+                                f"arn:aws:cloudtrail:*:{account}:trail/*"
+                            )
+                        },
+                    },
+                },
+                {
+                    "Sid": "CloudTrailDescribesKey",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:DescribeKey",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchPublishesAlarms",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def trail_bucket_policy(bucket: str, account: str, region: str, trail_name: str) -> str:
+    """Bucket policy: only this trail writes (owner-full-control), and nobody reads or writes without TLS."""
+    source = {"aws:SourceArn": trail_arn(region, account, trail_name)}
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CloudTrailAclCheck",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": f"arn:aws:s3:::{bucket}",
+                    "Condition": {"StringEquals": source},
+                },
+                {
+                    "Sid": "CloudTrailWrite",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
+                    "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}},
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def alarm_topic_policy(topic_arn: str, account: str) -> str:
+    """Topic policy: the account manages the topic; CloudWatch alarms of this account publish to it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountManages",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": [
+                        "sns:GetTopicAttributes",
+                        "sns:SetTopicAttributes",
+                        "sns:Subscribe",
+                        "sns:ListSubscriptionsByTopic",
+                        "sns:Publish",
+                    ],
+                    "Resource": topic_arn,
+                },
+                {
+                    "Sid": "CloudWatchPublishes",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class AuditArgs:
+    """The audit settings, the account, and the identifiers other tiers' resources carry."""
+
+    name: str
+    """Name prefix (`platform-prod`)."""
+    settings: AuditSettings
+    account_id: str
+    region: str
+    protect: bool
+    """Pulumi `protect` on the key, the bucket, the trail and the detector."""
+    aurora_cluster_id: str | None = None
+    elasticache: bool = False
+
+
+class Audit(pulumi.ComponentResource):
+    """CloudTrail, GuardDuty, and CloudWatch alarms to an encrypted SNS topic."""
+
+    alarm_topic_arn: pulumi.Output[str]
+    """The alarm topic (subscribe a paging integration to it)."""
+    trail_bucket: pulumi.Output[str]
+    """The bucket holding the audit logs."""
+
+    def __init__(self, name: str, args: AuditArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:audit:Audit", name, None, opts)
+        import pulumi_aws as aws
+
+        from components.iam import customer_key
+
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        trail_name = f"{args.name}-audit"
+        key = customer_key(
+            f"{name}-key",
+            f"{args.name} audit logs and alarm topic",
+            audit_key_policy(args.account_id, args.region, trail_name),
+            stateful,
+        )
+        bucket_name = f"{args.name}-audit-{args.account_id}"
+        bucket, bucket_ready = self._bucket(name, bucket_name, args, key)
+
+        trail = aws.cloudtrail.Trail(
+            f"{name}-trail",
+            name=trail_name,
+            s3_bucket_name=bucket.bucket,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            enable_logging=True,
+            kms_key_id=key.arn,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=bucket_ready),
+        )
+
+        guard = args.settings.guard_duty
+        detector = aws.guardduty.Detector(
+            f"{name}-guardduty",
+            enable=True,
+            finding_publishing_frequency=guard.finding_frequency,
+            opts=stateful,
+        )
+        aws.guardduty.DetectorFeature(
+            f"{name}-eks-audit-logs",
+            detector_id=detector.id,
+            name="EKS_AUDIT_LOGS",
+            status="ENABLED",
+            opts=child,
+        )
+        if guard.eks_runtime_monitoring:
+            aws.guardduty.DetectorFeature(
+                f"{name}-runtime-monitoring",
+                detector_id=detector.id,
+                name="RUNTIME_MONITORING",
+                status="ENABLED",
+                additional_configurations=[
+                    aws.guardduty.DetectorFeatureAdditionalConfigurationArgs(
+                        name="EKS_ADDON_MANAGEMENT", status="ENABLED"
+                    )
+                ],
+                opts=child,
+            )
+
+        topic = aws.sns.Topic(
+            f"{name}-alarms", name=f"{args.name}-alarms", kms_master_key_id=key.arn, opts=child
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alarms",
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: alarm_topic_policy(arn, args.account_id)),
+            opts=child,
+        )
+        for email in args.settings.alarm_emails:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-{email}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        thresholds = args.settings.alarms
+        for spec in alarm_specs(thresholds, args.aurora_cluster_id, args.elasticache):
+            self._alarm(name, args.name, spec, thresholds.evaluation_minutes, topic.arn)
+
+        self.alarm_topic_arn = topic.arn
+        self.trail_bucket = bucket.bucket
+        self.trail_arn = trail.arn
+        self.register_outputs(
+            {
+                "alarm_topic_arn": self.alarm_topic_arn,
+                "trail_bucket": self.trail_bucket,
+                "trail_arn": trail.arn,
+            }
+        )
+
+    def _bucket(
+        self, name: str, bucket_name: str, args: AuditArgs, key: Any
+    ) -> tuple[Any, list[pulumi.Resource]]:
+        import pulumi_aws as aws
+
+        s3 = aws.s3
+        child = pulumi.ResourceOptions(parent=self)
+        trail = args.settings.trail
+        bucket = s3.Bucket(
+            f"{name}-bucket",
+            bucket=bucket_name,
+            force_destroy=False,
+            object_lock_enabled=trail.object_lock_days is not None,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        ready: list[pulumi.Resource] = [
+            s3.BucketPublicAccessBlock(
+                f"{name}-bucket",
+                bucket=bucket.id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+                opts=child,
+            ),
+            s3.BucketVersioning(
+                f"{name}-bucket",
+                bucket=bucket.id,
+                versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+                opts=child,
+            ),
+            s3.BucketServerSideEncryptionConfiguration(
+                f"{name}-bucket",
+                bucket=bucket.id,
+                rules=[
+                    s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                        ),
+                        bucket_key_enabled=True,
+                    )
+                ],
+                opts=child,
+            ),
+            s3.BucketPolicy(
+                f"{name}-bucket",
+                bucket=bucket.id,
+                policy=trail_bucket_policy(bucket_name, args.account_id, args.region, f"{args.name}-audit"),
+                opts=child,
+            ),
+        ]
+        s3.BucketLifecycleConfiguration(
+            f"{name}-bucket",
+            bucket=bucket.id,
+            rules=[
+                s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-audit-logs",
+                    status="Enabled",
+                    filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=trail.retention_days),
+                    noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=30
+                    ),
+                    abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        if trail.object_lock_days is not None:
+            s3.BucketObjectLockConfiguration(
+                f"{name}-bucket",
+                bucket=bucket.id,
+                object_lock_enabled="Enabled",
+                rule=s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode="GOVERNANCE", days=trail.object_lock_days
+                    )
+                ),
+                opts=child,
+            )
+        return bucket, ready
+
+    def _alarm(
+        self, name: str, prefix: str, spec: AlarmSpec, minutes: int, topic_arn: pulumi.Output[str]
+    ) -> None:
+        import pulumi_aws as aws
+
+        cloudwatch = aws.cloudwatch
+        common: dict[str, Any] = {
+            "name": f"{prefix}-{spec.key}",
+            "alarm_description": spec.description,
+            "comparison_operator": spec.comparison,
+            "threshold": spec.threshold,
+            "evaluation_periods": minutes,
+            "datapoints_to_alarm": minutes,
+            "treat_missing_data": "notBreaching",
+            "alarm_actions": [topic_arn],
+            "ok_actions": [topic_arn],
+        }
+        if spec.query is not None:
+            common["metric_queries"] = [
+                cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="q1", expression=spec.query, period=60, return_data=True
+                )
+            ]
+        else:
+            common.update(
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                statistic=spec.statistic,
+                dimensions=spec.dimensions,
+                period=60,
+            )
+        cloudwatch.MetricAlarm(f"{name}-{spec.key}", opts=pulumi.ResourceOptions(parent=self), **common)

@@ -1,0 +1,255 @@
+"""Cloudflare in front of the private release bucket and the API.
+
+- Zone settings: SSL "full (strict)", TLS 1.2 at least, HTTPS only, HSTS, and authenticated
+  origin pulls (Cloudflare presents its client certificate to origins that ask for one).
+- Proxied records for the frontend (to the bucket's regional endpoint, with the Host header and
+  SNI rewritten to it) and for the API (to its load balancer).
+- Rulesets, one per phase: URL rewrites into the active release (the release pointer), origin
+  routing, cache rules (hashed assets for a year, `index.html` and the API never), response
+  security headers, the managed WAF rulesets, and a per-IP rate limit.
+- The bucket admits only Cloudflare's published ranges (see `edge_render.CLOUDFLARE_IPV4`).
+
+`pulumi_cloudflare` is imported here only, so stacks without Cloudflare never pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+
+from components.dns import DnsZone, add_record
+from components.edge_render import (
+    ASSET_TTL,
+    CLOUDFLARE_MANAGED_RULESET,
+    CLOUDFLARE_OWASP_RULESET,
+    HSTS_MAX_AGE,
+    SecurityHeaders,
+    cloudflare_bucket_policy,
+    cloudflare_host_expression,
+    cloudflare_is_asset,
+    cloudflare_is_route,
+    cloudflare_release_rewrite,
+)
+from components.edge_settings import EdgeSettings
+
+
+@dataclass(frozen=True)
+class CloudflareCdnArgs:
+    settings: EdgeSettings
+    app_hostname: str
+    api_hostname: str
+    zone: DnsZone
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    bucket_regional_domain_name: pulumi.Input[str]
+    api_origin_hostname: pulumi.Input[str] | None = None
+
+
+ASSETS_EXPRESSION = 'starts_with(http.request.uri.path, "/assets/")'
+
+ZONE_SETTINGS: dict[str, object] = {
+    "ssl": "strict",
+    "min_tls_version": "1.2",
+    "always_use_https": "on",
+    "tls_client_auth": "on",
+    "security_header": {
+        "strictTransportSecurity": {
+            "enabled": True,
+            "maxAge": HSTS_MAX_AGE,
+            "includeSubdomains": True,
+            "preload": True,
+            "nosniff": True,
+        }
+    },
+}
+"""Zone settings by id: full-strict TLS to origins, TLS 1.2+, HTTPS only, HSTS, authenticated origin pulls."""
+
+
+class CloudflareCdn(pulumi.ComponentResource):
+    """Zone settings, proxied records and the rulesets of the stack's Cloudflare zone."""
+
+    release_rule_expression: str
+    """The rewrite that points at the active release (what a release switch changes)."""
+
+    def __init__(
+        self, name: str, args: CloudflareCdnArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:edge:CloudflareCdn", name, None, opts)
+        import pulumi_aws as aws
+        import pulumi_cloudflare as cloudflare
+        from pulumi_cloudflare import _inputs as cf
+
+        child = pulumi.ResourceOptions(parent=self)
+        zone_id = args.zone.zone_id
+        settings = args.settings
+        app, api = args.app_hostname, args.api_hostname
+
+        for setting_id, value in ZONE_SETTINGS.items():
+            cloudflare.ZoneSetting(
+                f"{name}-{setting_id.replace('_', '-')}",
+                zone_id=zone_id,
+                setting_id=setting_id,
+                value=value,
+                opts=child,
+            )
+        add_record(
+            f"{name}-app", args.zone, app, "CNAME", args.bucket_regional_domain_name, proxied=True, opts=child
+        )
+        if args.api_origin_hostname is not None:
+            add_record(
+                f"{name}-api", args.zone, api, "CNAME", args.api_origin_hostname, proxied=True, opts=child
+            )
+
+        def ruleset(phase: str, description: str, rules: list[cf.RulesetRuleArgs]) -> None:
+            cloudflare.Ruleset(
+                f"{name}-{phase.replace('_', '-')}",
+                zone_id=zone_id,
+                kind="zone",
+                phase=phase,
+                name=f"{phase} for {app}",
+                description=description,
+                rules=rules,
+                opts=child,
+            )
+
+        params = cf.RulesetRuleActionParametersArgs
+        index_path, asset_path = cloudflare_release_rewrite(settings.releases.active)
+        self.release_rule_expression = asset_path
+        ruleset(
+            "http_request_transform",
+            "Serve the active release: SPA routes get its index.html, files its copy",
+            [
+                cf.RulesetRuleArgs(
+                    ref="release_routes",
+                    description="SPA routes to the active release's index.html",
+                    expression=cloudflare_is_route(app),
+                    action="rewrite",
+                    action_parameters=params(
+                        uri=cf.RulesetRuleActionParametersUriArgs(
+                            path=cf.RulesetRuleActionParametersUriPathArgs(value=index_path)
+                        )
+                    ),
+                ),
+                cf.RulesetRuleArgs(
+                    ref="release_files",
+                    description="Files from the active release's directory",
+                    expression=cloudflare_is_asset(app),
+                    action="rewrite",
+                    action_parameters=params(
+                        uri=cf.RulesetRuleActionParametersUriArgs(
+                            path=cf.RulesetRuleActionParametersUriPathArgs(expression=asset_path)
+                        )
+                    ),
+                ),
+            ],
+        )
+        bucket_host = pulumi.Output.from_input(args.bucket_regional_domain_name)
+        ruleset(
+            "http_request_origin",
+            "The frontend's origin is the bucket's regional endpoint",
+            [
+                cf.RulesetRuleArgs(
+                    ref="frontend_bucket",
+                    description="Host header and SNI of the bucket endpoint",
+                    expression=cloudflare_host_expression(app),
+                    action="route",
+                    action_parameters=params(
+                        host_header=bucket_host, sni=cf.RulesetRuleActionParametersSniArgs(value=bucket_host)
+                    ),
+                )
+            ],
+        )
+        ruleset(
+            "http_request_cache_settings",
+            "Hashed assets for a year; index.html, routes and the API never",
+            [
+                cf.RulesetRuleArgs(
+                    ref="no_cache",
+                    description="Never cache the entry document, SPA routes or the API",
+                    expression=f"{cloudflare_is_route(app)} or {cloudflare_host_expression(api)}",
+                    action="set_cache_settings",
+                    action_parameters=params(cache=False),
+                ),
+                cf.RulesetRuleArgs(
+                    ref="hashed_assets",
+                    description="Content-hashed build output is immutable",
+                    expression=f"{cloudflare_host_expression(app)} and {ASSETS_EXPRESSION}",
+                    action="set_cache_settings",
+                    action_parameters=params(
+                        cache=True,
+                        edge_ttl=cf.RulesetRuleActionParametersEdgeTtlArgs(
+                            mode="override_origin", default=ASSET_TTL
+                        ),
+                    ),
+                ),
+            ],
+        )
+        headers = SecurityHeaders(settings.content_security_policy).as_headers()
+        headers.pop("Strict-Transport-Security")  # the zone's security_header setting sends it
+        ruleset(
+            "http_response_headers_transform",
+            "Security headers on every frontend response",
+            [
+                cf.RulesetRuleArgs(
+                    ref="security_headers",
+                    description="nosniff, frame denial, referrer policy and the CSP",
+                    expression=cloudflare_host_expression(app),
+                    action="rewrite",
+                    action_parameters=params(
+                        headers={
+                            header: cf.RulesetRuleActionParametersHeadersArgs(operation="set", value=value)
+                            for header, value in headers.items()
+                        }
+                    ),
+                )
+            ],
+        )
+        waf = settings.waf
+        block = waf.mode == "block"
+        overrides = None if block else cf.RulesetRuleActionParametersOverridesArgs(action="log")
+        ruleset(
+            "http_request_firewall_managed",
+            f"Cloudflare managed and OWASP core rulesets ({settings.waf.mode})",
+            [
+                cf.RulesetRuleArgs(
+                    ref=ref,
+                    description=description,
+                    expression="true",
+                    action="execute",
+                    action_parameters=params(id=ruleset_id, overrides=overrides),
+                )
+                for ref, ruleset_id, description in (
+                    ("cloudflare_managed", CLOUDFLARE_MANAGED_RULESET, "Cloudflare Managed Ruleset"),
+                    ("owasp_core", CLOUDFLARE_OWASP_RULESET, "Cloudflare OWASP Core Ruleset"),
+                )
+            ],
+        )
+        ruleset(
+            "http_ratelimit",
+            "Per-IP rate limit on the frontend and the API",
+            [
+                cf.RulesetRuleArgs(
+                    ref="rate_limit_per_ip",
+                    description=f"{waf.rate_limit} requests per {waf.rate_window_seconds}s per IP",
+                    expression=f"{cloudflare_host_expression(app)} or {cloudflare_host_expression(api)}",
+                    action="block" if block else "log",
+                    ratelimit=cf.RulesetRuleRatelimitArgs(
+                        characteristics=["ip.src", "cf.colo.id"],
+                        period=settings.waf.rate_window_seconds,
+                        requests_per_period=settings.waf.rate_limit,
+                        mitigation_timeout=settings.waf.rate_window_seconds,
+                    ),
+                )
+            ],
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=args.bucket_name,
+            policy=pulumi.Output.from_input(args.bucket_arn).apply(
+                lambda arn: json.dumps(cloudflare_bucket_policy(arn), sort_keys=True)
+            ),
+            opts=child,
+        )
+        self.register_outputs({"releaseRuleExpression": self.release_rule_expression})

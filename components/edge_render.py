@@ -1,0 +1,256 @@
+"""Pure renders for the edge: the CloudFront viewer-request function, security headers, cache and
+WAF rule data, Cloudflare rule expressions and the RUM snippet settings.
+
+No Pulumi import and no I/O, so each can be tested (and the function code read) on its own. The
+components turn these values into resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RELEASES_PREFIX = "releases"
+"""Bucket prefix of the immutable builds: `releases/<id>/index.html`, `releases/<id>/assets/...`."""
+ACTIVE_RELEASE_KEY = "active-release"
+"""The KeyValueStore key holding the id of the release the edge serves."""
+API_PATH = "/api/*"
+ASSETS_PATH = "/assets/*"
+"""Content-hashed build output (Vite's default `assets/` directory): immutable, cached for a year."""
+
+HSTS_MAX_AGE = 63_072_000  # two years, the preload list's requirement
+ASSET_TTL = 31_536_000  # one year
+API_FORWARDED_HEADERS = (
+    "Authorization",
+    "Accept",
+    "Accept-Language",
+    "Content-Type",
+    "Origin",
+    "Referer",
+    "User-Agent",
+    "X-Request-Id",
+)
+"""Headers the API needs from the viewer (besides cookies and the query string, forwarded whole)."""
+
+# AWS managed rule groups, in evaluation order: (name, priority).
+AWS_MANAGED_RULE_GROUPS = (
+    ("AWSManagedRulesAmazonIpReputationList", 10),
+    ("AWSManagedRulesCommonRuleSet", 20),
+    ("AWSManagedRulesKnownBadInputsRuleSet", 30),
+    ("AWSManagedRulesSQLiRuleSet", 40),
+)
+RATE_RULE_PRIORITY = 5
+
+# Cloudflare's managed rulesets (fixed ids, the same for every account).
+CLOUDFLARE_MANAGED_RULESET = "efb7b8c949ac4650a09736fc376e9aee"
+CLOUDFLARE_OWASP_RULESET = "4814384a9e5d4991b9815dcfc25d2f1f"
+
+
+def viewer_request_function() -> str:
+    """CloudFront Function (cloudfront-js-2.0) mapping a viewer path into the active release.
+
+    The active release id is read from the associated KeyValueStore on every request, so
+    switching it takes effect at the edge within seconds without redeploying the function or
+    the distribution. Paths without a file extension are single-page-app routes and get the
+    release's `index.html`. Because the rewritten URI (release id included) is the cache key,
+    a switch never serves a cached object of another release: nothing needs invalidating.
+    """
+    return f"""import cf from 'cloudfront';
+
+const kvs = cf.kvs();
+
+async function handler(event) {{
+  const request = event.request;
+  let release;
+  try {{
+    release = await kvs.get('{ACTIVE_RELEASE_KEY}');
+  }} catch (err) {{
+    return {{
+      statusCode: 503,
+      statusDescription: 'Service Unavailable',
+      headers: {{ 'cache-control': {{ value: 'no-store' }} }},
+    }};
+  }}
+  const uri = request.uri;
+  const last = uri.substring(uri.lastIndexOf('/') + 1);
+  const route = uri.endsWith('/') || last.indexOf('.') === -1;
+  request.uri = '/{RELEASES_PREFIX}/' + release + (route ? '/index.html' : uri);
+  return request;
+}}
+"""
+
+
+@dataclass(frozen=True)
+class SecurityHeaders:
+    """Response headers every frontend response carries."""
+
+    content_security_policy: str
+    hsts_max_age: int = HSTS_MAX_AGE
+    frame_option: str = "DENY"
+    referrer_policy: str = "strict-origin-when-cross-origin"
+
+    def as_headers(self) -> dict[str, str]:
+        """As HTTP header lines (Cloudflare response-header rules, documentation, tests)."""
+        return {
+            "Strict-Transport-Security": f"max-age={self.hsts_max_age}; includeSubDomains; preload",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": self.frame_option,
+            "Referrer-Policy": self.referrer_policy,
+            "Content-Security-Policy": self.content_security_policy,
+        }
+
+
+def rum_snippet_settings(
+    *,
+    app_monitor_id: str,
+    identity_pool_id: str,
+    region: str,
+    release: str,
+    session_sample_rate: float,
+) -> dict[str, object]:
+    """The settings the frontend build passes to `aws-rum-web`'s `AwsRum` constructor.
+
+    No `guestRoleArn`: the client then uses Cognito's enhanced flow (`GetCredentialsForIdentity`),
+    and the pool refuses the classic flow.
+    """
+    return {
+        "applicationId": app_monitor_id,
+        "applicationVersion": release,
+        "applicationRegion": region,
+        "config": {
+            "sessionSampleRate": session_sample_rate,
+            "identityPoolId": identity_pool_id,
+            "endpoint": f"https://dataplane.rum.{region}.amazonaws.com",
+            "telemetries": ["errors", "performance", "http"],
+            "allowCookies": True,
+            "enableXRay": False,
+        },
+    }
+
+
+# -- Cloudflare --------------------------------------------------------------------------------
+
+
+def cloudflare_host_expression(host: str) -> str:
+    return f'(http.host eq "{host}")'
+
+
+def cloudflare_release_rewrite(release: str) -> tuple[str, str]:
+    """(route expression, asset path expression): the dynamic URL rewrites into the active release.
+
+    Route paths (no file extension) become the release's `index.html`; anything else is
+    prefixed with the release directory. The release id is in the rewritten path, which is
+    the cache key: switching releases never serves a cached object of another release.
+    """
+    prefix = f"/{RELEASES_PREFIX}/{release}"
+    return f"{prefix}/index.html", f'concat("{prefix}", http.request.uri.path)'
+
+
+def cloudflare_is_route(host: str) -> str:
+    """Requests for the frontend host without a `.` in the path: single-page-app routes."""
+    return f'{cloudflare_host_expression(host)} and not (http.request.uri.path contains ".")'
+
+
+def cloudflare_is_asset(host: str) -> str:
+    """Requests for the frontend host for a file (the path has an extension)."""
+    return f'{cloudflare_host_expression(host)} and (http.request.uri.path contains ".")'
+
+
+CLOUDFLARE_IPV4 = (
+    "173.245.48.0/20",
+    "103.21.244.0/22",
+    "103.22.200.0/22",
+    "103.31.4.0/22",
+    "141.101.64.0/18",
+    "108.162.192.0/18",
+    "190.93.240.0/20",
+    "188.114.96.0/20",
+    "197.234.240.0/22",
+    "198.41.128.0/17",
+    "162.158.0.0/15",
+    "104.16.0.0/13",
+    "104.24.0.0/14",
+    "172.64.0.0/13",
+    "131.0.72.0/22",
+)
+CLOUDFLARE_IPV6 = (
+    "2400:cb00::/32",
+    "2606:4700::/32",
+    "2803:f800::/32",
+    "2405:b500::/32",
+    "2405:8100::/32",
+    "2a06:98c0::/29",
+    "2c0f:f248::/32",
+)
+"""Cloudflare's published edge ranges (https://www.cloudflare.com/ips/): the only readers of the bucket."""
+
+
+def cloudflare_bucket_policy(bucket_arn: str) -> dict[str, object]:
+    """Releases readable from Cloudflare's edge ranges only (fixed ranges keep the bucket non-public)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CloudflareReadsReleases",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/{RELEASES_PREFIX}/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": [*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]}},
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+def _waf_visibility(metric: str) -> dict[str, object]:
+    return {"cloudwatchMetricsEnabled": True, "metricName": metric, "sampledRequestsEnabled": True}
+
+
+def waf_web_acl(*, name: str, mode: str, rate_limit: int, window_seconds: int) -> dict[str, object]:
+    """Inputs of an `aws:wafv2/webAcl:WebAcl` (scope CLOUDFRONT), camelCase as the provider takes them.
+
+    A per-IP rate rule first, then the AWS managed rule groups. In `count` mode matches are only
+    counted (managed groups overridden to count, the rate rule counts), so rules can be tuned
+    on real traffic before a stack blocks.
+    """
+    block = mode == "block"
+    rules: list[dict[str, object]] = [
+        {
+            "name": "rate-limit-per-ip",
+            "priority": RATE_RULE_PRIORITY,
+            "action": {"block": {}} if block else {"count": {}},
+            "statement": {
+                "rateBasedStatement": {
+                    "aggregateKeyType": "IP",
+                    "limit": rate_limit,
+                    "evaluationWindowSec": window_seconds,
+                }
+            },
+            "visibilityConfig": _waf_visibility("rate-limit-per-ip"),
+        }
+    ]
+    rules += [
+        {
+            "name": group,
+            "priority": priority,
+            "overrideAction": {"none": {}} if block else {"count": {}},
+            "statement": {"managedRuleGroupStatement": {"vendorName": "AWS", "name": group}},
+            "visibilityConfig": _waf_visibility(group),
+        }
+        for group, priority in AWS_MANAGED_RULE_GROUPS
+    ]
+    return {
+        "name": name,
+        "description": f"Managed rules and a per-IP rate limit ({mode})",
+        "scope": "CLOUDFRONT",
+        "defaultAction": {"allow": {}},
+        "rules": rules,
+        "visibilityConfig": _waf_visibility(name),
+    }

@@ -1,0 +1,473 @@
+"""The observability settings, kube-prometheus-stack values, Alertmanager wiring, monitors and the
+Monitoring component (under mocks), with amtool and the Prometheus Operator's CRD schemas."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components import charts
+from components.config import ConfigError, StackConfig, validate
+from components.endpoints import ScrapeTarget
+from components.monitoring import (
+    DASHBOARD_LABEL,
+    RECEIVERS_SECRET,
+    RELEASE,
+    SECRET_DIR,
+    GrafanaIngress,
+    Monitoring,
+    MonitoringArgs,
+    alertmanager_config,
+    grafana_admin_values,
+    kube_prometheus_values,
+    render_dashboards_configmap,
+    render_monitor,
+    render_monitors,
+)
+from components.observability_settings import ObservabilitySettings, needs_secret
+from synth.engine import SECRET, Registration, Synthesis, synthesize
+from synth.output import manifest
+from tests.conftest import STACKS, stack_values, synthesized
+from tests.invariants import plaintext_secrets
+from tests.k8s_validation import assert_valid, validate_manifests
+from tests.tools import require_tool
+
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "platform-monitoring"
+
+
+def config_of(stack: str) -> StackConfig:
+    return validate(stack_values(stack))
+
+
+def settings_of(stack: str) -> ObservabilitySettings:
+    return config_of(stack).observability
+
+
+def values_of(stack: str) -> dict[str, Any]:
+    config = config_of(stack)
+    storage = "gp3" if config.is_aws else "standard"
+    return kube_prometheus_values(config.observability, storage_class=storage)
+
+
+# --------------------------------------------------------------------------------------------
+# Sizing per stack, and the HA check that holds prod to it
+# --------------------------------------------------------------------------------------------
+
+
+def ha_problems(values: dict[str, Any], *, prometheus: int, alertmanager: int) -> list[str]:
+    """What keeps these chart values from surviving a node loss with persistent data."""
+    problems = []
+    spec = values["prometheus"]["prometheusSpec"]
+    if spec["replicas"] < prometheus:
+        problems.append(f"{spec['replicas']} Prometheus replicas, need {prometheus}")
+    if "volumeClaimTemplate" not in spec.get("storageSpec", {}):
+        problems.append("Prometheus has no persistent volume")
+    if prometheus > 1 and spec.get("podAntiAffinity") != "hard":
+        problems.append("Prometheus replicas may share a node")
+    am = values["alertmanager"]["alertmanagerSpec"]
+    if am["replicas"] < alertmanager:
+        problems.append(f"{am['replicas']} Alertmanager replicas, need {alertmanager}")
+    if "volumeClaimTemplate" not in am.get("storage", {}):
+        problems.append("Alertmanager has no persistent volume")
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("stack", "prometheus", "alertmanager", "retention"),
+    [("dev", 1, 1, "3d"), ("staging", 1, 2, "7d"), ("uat", 1, 2, "14d"), ("prod", 2, 3, "30d")],
+)
+def test_each_stack_is_sized_from_its_config(
+    stack: str, prometheus: int, alertmanager: int, retention: str
+) -> None:
+    values = values_of(stack)
+    assert ha_problems(values, prometheus=prometheus, alertmanager=alertmanager) == []
+    assert values["prometheus"]["prometheusSpec"]["retention"] == retention
+
+
+def test_prod_prometheus_is_an_ha_pair_with_volumes_and_retention() -> None:
+    spec = values_of("prod")["prometheus"]["prometheusSpec"]
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim == {
+        "storageClassName": "gp3",
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "200Gi"}},
+    }
+    assert (spec["replicas"], spec["retention"], spec["retentionSize"]) == (2, "30d", "170GB")
+
+
+def test_ha_check_catches_a_single_prometheus_and_a_missing_volume() -> None:
+    broken = copy.deepcopy(values_of("prod"))
+    broken["prometheus"]["prometheusSpec"]["replicas"] = 1
+    del broken["alertmanager"]["alertmanagerSpec"]["storage"]
+    assert ha_problems(broken, prometheus=2, alertmanager=3) == [
+        "1 Prometheus replicas, need 2",
+        "Alertmanager has no persistent volume",
+    ]
+
+
+def test_prometheus_selects_monitors_and_rules_of_every_namespace() -> None:
+    spec = values_of("dev")["prometheus"]["prometheusSpec"]
+    for kind in ("rule", "serviceMonitor", "podMonitor", "probe", "scrapeConfig"):
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+
+
+def test_alertmanager_gets_the_platform_config_and_mounts_the_receivers_secret() -> None:
+    alertmanager = values_of("prod")["alertmanager"]
+    assert alertmanager["config"] == alertmanager_config(settings_of("prod"))
+    assert alertmanager["config"]["templates"] == []  # nothing left of the chart's default config
+    assert alertmanager["tplConfig"] is False  # Alertmanager's own {{ }} templates reach it untouched
+    assert alertmanager["alertmanagerSpec"]["secrets"] == [RECEIVERS_SECRET]
+    assert SECRET_DIR.endswith(f"/{RECEIVERS_SECRET}")
+
+
+def test_grafana_reads_its_admin_login_from_a_secret_and_loads_labelled_dashboards() -> None:
+    grafana = values_of("staging")["grafana"]
+    assert grafana_admin_values()["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert "adminPassword" not in grafana and "admin" not in grafana
+    assert grafana["sidecar"]["dashboards"]["label"] == DASHBOARD_LABEL
+    assert grafana["ingress"] == {"enabled": False}
+    assert grafana["service"] == {"type": "ClusterIP"}
+
+
+def test_grafana_ingress_has_tls_from_the_cluster_issuer_and_loki_is_a_datasource() -> None:
+    ingress = GrafanaIngress("grafana.platform.localtest.me", "nginx", "platform-selfsigned")
+    grafana = kube_prometheus_values(
+        settings_of("dev"), storage_class="standard", ingress=ingress, loki_url="http://loki"
+    )["grafana"]
+    assert grafana["ingress"]["tls"] == [{"secretName": "grafana-tls", "hosts": [ingress.host]}]
+    assert grafana["ingress"]["annotations"] == {"cert-manager.io/cluster-issuer": "platform-selfsigned"}
+    assert grafana["ingress"]["ingressClassName"] == "nginx"
+    assert grafana["additionalDataSources"][0]["url"] == "http://loki"
+
+
+def test_chart_versions_are_pinned() -> None:
+    for chart in (charts.KUBE_PROMETHEUS_STACK, charts.LOKI, charts.ALLOY):
+        assert chart.version[0].isdigit() and chart.version.count(".") == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Alertmanager: the deployed config passes amtool and holds no secret
+# --------------------------------------------------------------------------------------------
+
+
+def _amtool(tmp_path: Path, config: str) -> subprocess.CompletedProcess[str]:
+    amtool = require_tool("amtool")
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(config)
+    return subprocess.run(
+        [amtool, "check-config", str(path)], check=False, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stacks_alertmanager_secret_passes_amtool(stack: str, tmp_path: Path) -> None:
+    deployed = values_of(stack)["alertmanager"]["config"]
+    result = _amtool(tmp_path, yaml.safe_dump(deployed))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_amtool_rejects_a_misspelled_receiver_field(tmp_path: Path) -> None:
+    config = yaml.safe_dump(values_of("prod")["alertmanager"]["config"])
+    result = _amtool(tmp_path, config.replace("routing_key_file", "routing_keyfile"))
+    assert result.returncode != 0
+
+
+def test_receivers_read_their_secrets_from_mounted_files() -> None:
+    settings = settings_of("prod")
+    config = alertmanager_config(settings)
+    files = {
+        r["name"]: value
+        for r in config["receivers"]
+        for kind, entries in r.items()
+        if kind.endswith("_configs")
+        for entry in entries
+        for key, value in entry.items()
+        if key.endswith("_file")
+    }
+    assert files == {name: f"{SECRET_DIR}/{name}" for name in needs_secret(settings.alerting)}
+    assert set(files) == set(settings.alerting_secrets)
+
+
+@pytest.mark.parametrize(
+    ("stack", "labels", "receivers"),
+    [
+        ("prod", ["severity=critical", "alertname=ApiDown"], "pagerduty-oncall,slack-prod,ops-mail"),
+        ("prod", ["severity=warning", "alertname=ApiHighLatency"], "slack-prod"),
+        ("staging", ["severity=critical", "alertname=ApiDown"], "slack-staging"),
+        ("uat", ["severity=critical", "alertname=ApiDown"], "slack-uat"),
+        ("dev", ["severity=critical", "alertname=ApiDown"], "null"),
+    ],
+)
+def test_each_stacks_alerts_reach_the_receivers_amtool_resolves(
+    stack: str, labels: list[str], receivers: str, tmp_path: Path
+) -> None:
+    amtool = require_tool("amtool")
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(yaml.safe_dump(values_of(stack)["alertmanager"]["config"]))
+    result = subprocess.run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={path}",
+            f"--verify.receivers={receivers}",
+            *labels,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("stack", "pages"), [("staging", False), ("uat", False), ("prod", True)])
+def test_prod_pages_on_critical_and_the_other_aws_stacks_do_not(stack: str, pages: bool) -> None:
+    config = alertmanager_config(settings_of(stack))
+    pagers = {r["name"] for r in config["receivers"] if "pagerduty_configs" in r}
+    critical = [
+        r["receiver"] for r in config["route"]["routes"] if r.get("matchers") == ['severity="critical"']
+    ]
+    assert bool(pagers & set(critical)) is pages
+
+
+# --------------------------------------------------------------------------------------------
+# Monitors and dashboards
+# --------------------------------------------------------------------------------------------
+
+TARGETS = (
+    ScrapeTarget("api", "platform-api", {"app.kubernetes.io/name": "api"}, "http"),
+    ScrapeTarget(
+        "pgbouncer", "platform-data", {"app.kubernetes.io/name": "pgbouncer"}, "metrics", kind="pod"
+    ),
+    ScrapeTarget("rollouts", "argo-rollouts", {"app": "rollouts"}, "metrics", kind="pod", honor_labels=True),
+)
+
+
+def test_every_scrape_target_becomes_a_valid_monitor_with_its_job_name() -> None:
+    monitors = render_monitors(TARGETS)
+    assert [(m["kind"], m["metadata"]["name"]) for m in monitors] == [
+        ("ServiceMonitor", "api"),
+        ("PodMonitor", "pgbouncer"),
+        ("PodMonitor", "rollouts"),
+    ]
+    endpoints = [m["spec"].get("endpoints", m["spec"].get("podMetricsEndpoints"))[0] for m in monitors]
+    assert [e["relabelings"][0]["replacement"] for e in endpoints] == ["api", "pgbouncer", "rollouts"]
+    assert [e["honorLabels"] for e in endpoints] == [False, False, True]
+    assert_valid(monitors)
+
+
+def test_schema_check_catches_a_misspelled_monitor_field() -> None:
+    monitor = render_monitor(TARGETS[0])
+    monitor["spec"]["endpoints"][0]["honourLabels"] = True
+    assert_valid([render_monitor(TARGETS[1])])
+    assert validate_manifests([monitor]) != []
+
+
+def test_a_target_handed_over_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="platform-api/api is handed over twice"):
+        render_monitors([TARGETS[0], TARGETS[0]])
+
+
+def test_dashboards_ship_in_one_labelled_configmap_under_the_size_limit() -> None:
+    configmap = render_dashboards_configmap(NAMESPACE)
+    assert configmap["metadata"]["labels"] == {DASHBOARD_LABEL: "1"}
+    assert "platform-api.json" in configmap["data"]
+    assert sum(len(v) for v in configmap["data"].values()) < 900_000  # ConfigMaps stop at 1 MiB
+    assert_valid([configmap])
+
+
+# --------------------------------------------------------------------------------------------
+# Bad configuration
+# --------------------------------------------------------------------------------------------
+
+
+def _set(values: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = values
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+@pytest.mark.parametrize(
+    ("stack", "path", "value", "message"),
+    [
+        ("prod", "observability.prometheus.retentionDays", 0, "greater than or equal to 1"),
+        ("prod", "observability.prometheus.replicas", 9, "less than or equal to 4"),
+        ("prod", "observability.logging.retentionDays", 5000, "less than or equal to 3650"),
+        ("staging", "observability.alertmanager.replicas", 0, "greater than or equal to 1"),
+        ("prod", "observability.prometheus.replicas", 1, "needs at least 2 replicas, got 1"),
+        ("prod", "observability.alerting.requirePaging", False, "must page a human"),
+        ("dev", "observability.logging.replicas", 2, "it runs 1 replica, got 2"),
+        ("prod", "observability.grafana.host", "grafana.example.com", "Grafana stays internal"),
+        (
+            "prod",
+            "observability.prometheus.storageGib",
+            10,
+            "storageGib 10 is too small for retentionDays 30",
+        ),
+    ],
+)
+def test_out_of_range_or_unsafe_observability_settings_are_refused(
+    stack: str, path: str, value: Any, message: str
+) -> None:
+    values = copy.deepcopy(stack_values(stack))
+    _set(values, path, value)
+    with pytest.raises(ConfigError) as error:
+        validate(values)
+    where, _, field = path.rpartition(".")
+    # Range errors name the field; rules across fields name the block that holds them.
+    assert str(error.value).startswith((f"platform:{path}: ", f"platform:{where}: {field}"))
+    assert message in str(error.value)
+    assert "(value: " in str(error.value)
+
+
+def test_prod_without_a_paging_receiver_is_refused() -> None:
+    values = copy.deepcopy(stack_values("prod"))
+    alerting = values["observability"]["alerting"]
+    alerting["receivers"] = [r for r in alerting["receivers"] if r["type"] != "pagerduty"]
+    del values["observability"]["alertingSecrets"]["pagerduty-oncall"]
+    with pytest.raises(
+        ConfigError, match=r"^platform:observability\.alerting: pageOnCritical is true but no"
+    ):
+        validate(values)
+    alerting["pageOnCritical"] = False
+    with pytest.raises(ConfigError, match=r"^platform:observability\.alerting: requirePaging is true"):
+        validate(values)
+
+
+def test_a_route_to_an_undefined_receiver_is_refused() -> None:
+    values = copy.deepcopy(stack_values("staging"))
+    values["observability"]["alerting"]["routes"].append({"severity": "warning", "receiver": "slack-typo"})
+    with pytest.raises(ConfigError, match=r"routes\[2\] \(severity warning\) sends to receiver 'slack-typo'"):
+        validate(values)
+
+
+def test_a_receiver_without_its_secret_is_refused_with_the_command_that_sets_it() -> None:
+    values = copy.deepcopy(stack_values("prod"))
+    del values["observability"]["alertingSecrets"]["ops-mail"]
+    with pytest.raises(ConfigError) as error:
+        validate(values)
+    message = str(error.value)
+    assert message.startswith(
+        "platform:observability.alerting.receivers: receiver(s) ops-mail need their secret in alertingSecrets"
+    )
+    assert "--path 'platform:observability.alertingSecrets.ops-mail'" in message
+
+
+def test_a_secret_for_no_receiver_is_refused_and_secret_values_never_show() -> None:
+    values = copy.deepcopy(stack_values("staging"))
+    values["observability"]["alertingSecrets"]["slack-old"] = "https://hooks.slack.com/services/LEAKED"
+    with pytest.raises(
+        ConfigError, match="has slack-old, which is not a receiver that takes a secret"
+    ) as error:
+        validate(values)
+    assert "LEAKED" not in str(error.value)
+
+
+# --------------------------------------------------------------------------------------------
+# The component under mocks
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prod_monitoring() -> Synthesis:
+    settings = settings_of("prod")
+
+    def program() -> None:
+        import pulumi_kubernetes as k8s
+
+        provider = k8s.Provider("k8s")
+        Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                settings=settings,
+                namespace=NAMESPACE,
+                storage_class="gp3",
+                scrape_targets=TARGETS,
+                loki_url="http://loki-gateway.platform-monitoring.svc.cluster.local",
+            ),
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+    return synthesize("test", program=program, config={}, secret_keys=[], project="platform")
+
+
+def _one(synthesis: Synthesis, type_: str, name: str) -> Registration:
+    (found,) = [r for r in synthesis.by_type(type_) if r.name == name]
+    return found
+
+
+def _masked(string_data: Any, key: str) -> bool:
+    """Whether ``key`` of a Secret's stringData reached the engine as a Pulumi secret."""
+    return bool(string_data == SECRET or string_data[key] == SECRET)
+
+
+def test_grafana_password_and_receiver_secrets_are_pulumi_secrets(prod_monitoring: Synthesis) -> None:
+    admin = _one(prod_monitoring, "kubernetes:core/v1:Secret", "monitoring-grafana-admin")
+    assert _masked(admin.export_inputs()["stringData"], "admin-password")
+    receivers = _one(prod_monitoring, "kubernetes:core/v1:Secret", "monitoring-alertmanager-receivers")
+    for receiver in settings_of("prod").alerting_secrets:
+        assert _masked(receivers.export_inputs()["stringData"], receiver)
+    assert plaintext_secrets(prod_monitoring.resources) == []
+
+
+def test_the_release_is_pinned_and_waits_for_its_secrets(prod_monitoring: Synthesis) -> None:
+    (release,) = prod_monitoring.by_type(RELEASE_TYPE)
+    assert (release.inputs["name"], release.inputs["version"]) == (
+        RELEASE,
+        charts.KUBE_PROMETHEUS_STACK.version,
+    )
+    assert release.inputs["values"]["prometheus"]["prometheusSpec"]["replicas"] == 2
+
+
+def test_component_registers_rules_dashboards_and_a_monitor_per_target(prod_monitoring: Synthesis) -> None:
+    objects = [m for r in prod_monitoring.resources if (m := manifest(r)) is not None]
+    kinds = sorted(m["kind"] for m in objects)
+    assert kinds.count("ServiceMonitor") + kinds.count("PodMonitor") == len(TARGETS)
+    (rule,) = [m for m in objects if m["kind"] == "PrometheusRule"]
+    assert rule["metadata"]["labels"]["release"] == RELEASE
+    assert any(
+        m["kind"] == "ConfigMap" and m["metadata"]["labels"].get(DASHBOARD_LABEL) == "1" for m in objects
+    )
+    # Secrets' payloads are masked here; the rest goes through the Kubernetes and CRD schemas.
+    assert_valid([m for m in objects if m["kind"] != "Secret"])
+
+
+# --------------------------------------------------------------------------------------------
+# Every stack (each synthesized once per session)
+# --------------------------------------------------------------------------------------------
+
+
+def _monitors(synthesis: Synthesis) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (m["metadata"]["namespace"], m["metadata"]["name"]): m
+        for r in synthesis.resources
+        if (m := manifest(r)) is not None and m["kind"] in ("ServiceMonitor", "PodMonitor")
+    }
+
+
+def test_every_stack_runs_the_pinned_stack_with_a_secret_grafana_password(any_stack: Synthesis) -> None:
+    (release,) = [r for r in any_stack.by_type(RELEASE_TYPE) if r.inputs.get("name") == RELEASE]
+    assert release.inputs["version"] == charts.KUBE_PROMETHEUS_STACK.version
+    assert release.inputs["namespace"] == NAMESPACE
+    assert any_stack.outputs["grafanaAdminPassword"] == SECRET
+
+
+def test_cloudnativepg_is_scraped_where_it_runs_and_rollouts_keep_their_labels() -> None:
+    dev, prod = _monitors(synthesized("dev")), _monitors(synthesized("prod"))
+    cnpg = dev[("platform-data", "cloudnativepg")]
+    assert cnpg["kind"] == "PodMonitor"
+    assert cnpg["spec"]["selector"]["matchLabels"] == {"cnpg.io/cluster": "platform-dev"}
+    assert ("platform-data", "cloudnativepg") not in prod
+    rollouts = prod[("argo-rollouts", "argo-rollouts")]
+    assert rollouts["spec"]["podMetricsEndpoints"][0]["honorLabels"] is True
