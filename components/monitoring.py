@@ -78,6 +78,12 @@ def _grafana_values(
     loki_url: str | None,
 ) -> dict[str, Any]:
     grafana: dict[str, Any] = {
+        # The generated admin login, read from its Secret: no password passes through Helm.
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
         "persistence": {
             "enabled": True,
             "storageClassName": storage_class,
@@ -167,16 +173,6 @@ def alertmanager_config(settings: ObservabilitySettings) -> dict[str, Any]:
         render_alertmanager_config(settings.alerting, {}, secret_dir=SECRET_DIR)
     )
     return {**config, "templates": []}
-
-
-def grafana_admin_values() -> dict[str, Any]:
-    """Chart values pointing Grafana at the generated admin login (``admin.existingSecret``).
-
-    Passed as a values file rather than in ``values``: ``values`` then holds no key named like a
-    secret (``existingSecret``), which the stacks' plaintext-secret scan would read as one.
-    """
-    admin = {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"}
-    return {"grafana": {"admin": admin}}
 
 
 def render_receivers_secret(namespace: str, secrets: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
@@ -329,7 +325,6 @@ class Monitoring(pulumi.ComponentResource):
             version=chart.version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
             namespace=ns,
-            value_yaml_files=[pulumi.StringAsset(yaml.safe_dump(grafana_admin_values(), sort_keys=True))],
             values=kube_prometheus_values(
                 args.settings,
                 storage_class=args.storage_class,

@@ -17,7 +17,8 @@ from synth.engine import SECRET, Registration
 from synth.output import manifest
 
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_?key|authToken|apiKey)$", re.IGNORECASE)
-NOT_A_SECRET = re.compile(r"(Arn|Name|Ref|Id|Key(Id|Ref))$")
+# Keys that name or point at a secret rather than hold one (`existingSecret`: a chart's Secret name).
+NOT_A_SECRET = re.compile(r"(Arn|Name|Ref|Id|Key(Id|Ref)|^existingSecret)$")
 
 
 @cache

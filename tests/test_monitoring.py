@@ -24,7 +24,6 @@ from components.monitoring import (
     Monitoring,
     MonitoringArgs,
     alertmanager_config,
-    grafana_admin_values,
     kube_prometheus_values,
     render_dashboards_configmap,
     render_monitor,
@@ -129,8 +128,8 @@ def test_alertmanager_gets_the_platform_config_and_mounts_the_receivers_secret()
 
 def test_grafana_reads_its_admin_login_from_a_secret_and_loads_labelled_dashboards() -> None:
     grafana = values_of("staging")["grafana"]
-    assert grafana_admin_values()["grafana"]["admin"]["existingSecret"] == "grafana-admin"
-    assert "adminPassword" not in grafana and "admin" not in grafana
+    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert "adminPassword" not in grafana
     assert grafana["sidecar"]["dashboards"]["label"] == DASHBOARD_LABEL
     assert grafana["ingress"] == {"enabled": False}
     assert grafana["service"] == {"type": "ClusterIP"}
