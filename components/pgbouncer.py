@@ -530,6 +530,8 @@ class PgBouncerArgs:
     zone_spread_required: bool
     """Refuse to schedule a pod that would unbalance the zones (production)."""
     client_tls_issuer: str | None = None
+    issuer_ready: Sequence[pulumi.Resource] = ()
+    """What the client Certificate waits for: cert-manager's release and the issuer."""
     """ClusterIssuer of the client-facing certificate; None serves clients without TLS."""
     layout: PgBouncerLayout = PgBouncerLayout()
     client_namespaces: Sequence[str] = ("platform-api",)
@@ -593,7 +595,9 @@ class PgBouncer(pulumi.ComponentResource):
         )
         mounted: list[pulumi.Resource] = [config_map, secret]
         if args.client_tls_issuer is not None:
-            mounted.append(apply(f"{name}-tls", render_certificate(layout, args.client_tls_issuer), child))
+            after_issuer = pulumi.ResourceOptions(parent=self, depends_on=list(args.issuer_ready))
+            certificate = render_certificate(layout, args.client_tls_issuer)
+            mounted.append(apply(f"{name}-tls", certificate, after_issuer))
         objects = render_workload(
             settings,
             layout,

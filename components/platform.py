@@ -88,6 +88,8 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=self._tier_opts(self.namespaces.resources[NAMESPACE]),
         )
+        # Tiers that request certificates wait for cert-manager and its issuers.
+        self.tls = cert_manager
         # ClusterIssuer names: for public host names, and for in-cluster endpoints (PgBouncer's TLS).
         self.cluster_issuer: str = cert_manager.cluster_issuer
         self.internal_issuer: str = cert_manager.internal_issuer
@@ -126,7 +128,8 @@ class Platform(pulumi.ComponentResource):
                 database_peer=pooler_side,
                 # Production keeps a pod in every zone rather than two in one.
                 zone_spread_required=config.rules.min_availability_zones >= 3,
-                client_tls_issuer=getattr(self, "internal_issuer", None),
+                client_tls_issuer=self.internal_issuer,
+                issuer_ready=[self.tls],
             ),
             opts=self._tier_opts(self.namespaces.resources[namespace], self.database),
         )

@@ -88,3 +88,39 @@ def plaintext_secrets(resources: Iterable[Registration]) -> list[str]:
 def unprovided(resources: Iterable[Registration], package: str) -> list[str]:
     """Custom resources of a package that would use the ambient default provider."""
     return [r.urn for r in resources if r.custom and r.type.startswith(f"{package}:") and not r.provider]
+
+
+# The chart that installs each custom resource group's CRDs.
+CRD_CHARTS = {
+    "argoproj.io": "argo-rollouts",
+    "cert-manager.io": "cert-manager",
+    "monitoring.coreos.com": "kube-prometheus-stack",
+    "postgresql.cnpg.io": "cloudnative-pg",
+    "elbv2.k8s.aws": "aws-load-balancer-controller",
+}
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def created_before_their_crds(resources: Iterable[Registration]) -> list[str]:
+    """Custom resources that do not wait (directly or transitively) for the release of their CRDs.
+
+    Without that ordering a first `pulumi up` creates the object before its kind exists and fails.
+    """
+    by_urn = {r.urn: r for r in resources}
+    problems = []
+    for resource in by_urn.values():
+        package, module, _ = resource.type.split(":")
+        chart = CRD_CHARTS.get(module.rsplit("/", 1)[0]) if package == "kubernetes" else None
+        if chart is None:
+            continue
+        seen: set[str] = set()
+        pending = list(resource.dependencies)
+        while pending:
+            urn = pending.pop()
+            if urn not in seen and urn in by_urn:
+                seen.add(urn)
+                pending.extend(by_urn[urn].dependencies)
+        charts = {by_urn[u].inputs.get("chart") for u in seen if by_urn[u].type == HELM_RELEASE}
+        if chart not in charts:
+            problems.append(f"{resource.urn}: does not wait for the {chart} release that installs its CRD")
+    return problems

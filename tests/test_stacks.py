@@ -12,7 +12,13 @@ from components.network import plan_subnets
 from components.tagging import base_tags
 from synth.engine import Registration, Synthesis
 from tests.conftest import stack_values, synthesized
-from tests.invariants import missing_labels, missing_tags, plaintext_secrets, unprovided
+from tests.invariants import (
+    created_before_their_crds,
+    missing_labels,
+    missing_tags,
+    plaintext_secrets,
+    unprovided,
+)
 
 
 def _required_tags(synthesis: Synthesis) -> dict[str, str]:
@@ -301,3 +307,16 @@ def test_uat_starts_from_a_prod_snapshot() -> None:
 def test_dev_runs_cloudnativepg_with_a_replica() -> None:
     (cluster,) = synthesized("dev").by_type("kubernetes:postgresql.cnpg.io/v1:Cluster")
     assert cluster.inputs["spec"]["instances"] >= 2
+
+
+def test_every_custom_resource_waits_for_the_release_of_its_crd(any_stack: Synthesis) -> None:
+    assert created_before_their_crds(any_stack.resources) == []
+
+
+def test_crd_order_check_catches_a_custom_resource_that_does_not_wait() -> None:
+    dev = synthesized("dev")
+    certificate = next(r for r in dev.resources if r.type == "kubernetes:cert-manager.io/v1:Certificate")
+    broken = dataclasses.replace(certificate, dependencies=[])
+    assert created_before_their_crds([*dev.resources, broken][-1:]) != []
+    others = [r for r in dev.resources if r.urn != certificate.urn]
+    assert created_before_their_crds([*others, broken]) != []
