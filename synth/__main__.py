@@ -2,10 +2,12 @@
 
     python -m synth <stack>                  resource tree and counts per type
     python -m synth <stack> --out DIR        DIR/resources.json, DIR/manifests/, DIR/graph.mmd
+    python -m synth <stack> --check          inputs checked against the provider SDKs' input types
     python -m synth diff OLD.json NEW.json   Markdown for a pull-request comment
     python -m synth reference                the README's config reference, from the config models
 
-Exit status: 0 on success, 2 on invalid configuration or stack files (one message, no traceback).
+Exit status: 0 on success, 2 on invalid configuration or stack files (one message, no traceback),
+1 when ``--check`` finds unknown, snake_case or missing input properties.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ def _synth(argv: list[str]) -> int:
     parser.add_argument("stack", help=f"stack name ({', '.join(stack_names()) or 'none found'})")
     parser.add_argument("--out", type=Path, help="write resources.json, manifests/ and graph.mmd here")
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check every resource's inputs against the provider SDK's input types (exit 1 on a problem)",
+    )
+    parser.add_argument(
         "--stack-dir",
         type=Path,
         default=ROOT,
@@ -42,6 +49,18 @@ def _synth(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - started
+    if args.check:
+        from synth.check import check_resources, render_problems, unchecked_types
+
+        problems = check_resources(synthesis.resources)
+        for type_ in unchecked_types(synthesis.resources):
+            print(f"note: {type_}: no SDK input type found, not checked", file=sys.stderr)
+        if problems:
+            print(render_problems(problems))
+            print(f"{args.stack}: {len(problems)} input problem(s)", file=sys.stderr)
+            return 1
+        print(f"{args.stack}: inputs of {len(synthesis.custom())} resources match the SDK input types")
+        return 0
     if args.out:
         written = write_outputs(synthesis, args.out)
         print(

@@ -1,0 +1,1 @@
+"""The platform's policy pack (``rules``) and its offline runner (``offline``)."""
