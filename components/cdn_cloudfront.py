@@ -200,7 +200,11 @@ class CloudFrontCdn(pulumi.ComponentResource):
                     cached_methods=["GET", "HEAD"],
                     cache_policy_id=assets_policy.id,
                     response_headers_policy_id=headers.id,
-                    function_associations=function_associations,
+                    function_associations=[
+                        aws.cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArgs(
+                            event_type="viewer-request", function_arn=function.arn
+                        )
+                    ],
                     compress=True,
                 ),
             ],

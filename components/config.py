@@ -297,9 +297,9 @@ class StackConfig(Model):
                 raise _at(
                     "database.engine", "`aurora` needs cloud.provider `aws`; use `cloudnativepg` locally"
                 )
-        zones = len(self.network.availability_zones) if self.network else 1
+        zone_count = len(self.network.availability_zones) if self.network else 1
         try:
-            check_database(self.database, rules=rules, availability_zones=zones, now=datetime.now(UTC))
+            check_database(self.database, rules=rules, availability_zones=zone_count, now=datetime.now(UTC))
         except ValueError as exc:
             path, _, message = str(exc).partition(": ")
             raise _at(f"database.{path}", message) from None

@@ -475,7 +475,7 @@ class DatabaseRoles(pulumi.ComponentResource):
             f"{name}-job",
             role=role.id,
             policy=pulumi.Output.from_input(args.master_secret_arn).apply(
-                lambda arn: secrets_manager_read_policy(arn, args.region or "")
+                lambda arn: secrets_manager_read_policy(str(arn), args.region or "")
             ),
             opts=child,
         )
@@ -500,7 +500,7 @@ class DatabaseRoles(pulumi.ComponentResource):
         secret = aws.secretsmanager.get_secret_version_output(
             secret_id=args.master_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        master = pulumi.Output.secret(secret.secret_string).apply(json.loads)
+        master = pulumi.Output.secret(secret.secret_string).apply(lambda text: dict(json.loads(str(text))))
         provider = pg.Provider(
             f"{name}-postgresql",
             host=settings.provider_host or args.host,

@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -84,8 +86,8 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
     changes to load balancers, target groups and security groups are limited to resources
     carrying the controller's cluster tag.
     """
-    owned = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
-    creating = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
+    owned: dict[str, Any] = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    creating: dict[str, Any] = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}
     return document(
         allow(
             ["iam:CreateServiceLinkedRole"],
@@ -216,7 +218,7 @@ class EksClusterArgs:
     account_id: str
     region: str
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     deletion_protection: bool
     protect: bool
     """Pulumi `protect` on the cluster, its keys and its audit log group."""
@@ -312,8 +314,8 @@ class EksCluster(pulumi.ComponentResource):
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
-        self.oidc_issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
-        self.node_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id)
+        self.oidc_issuer = cluster.identities.apply(lambda ids: str(ids[0].oidcs[0].issuer))  # type: ignore[index]
+        self.node_security_group_id = cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id))
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda c: c.data)

@@ -576,7 +576,7 @@ class PgBouncer(pulumi.ComponentResource):
             return render_pgbouncer_ini(settings, endpoints)
 
         ini = pulumi.Output.all(args.writer_host, args.reader_host).apply(ini_for)
-        userlist = pulumi.Output.secret(
+        userlist: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(args.auth.password, args.exporter.password).apply(
                 lambda p: render_userlist(
                     {

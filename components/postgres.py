@@ -327,7 +327,7 @@ class PostgresCluster(pulumi.ComponentResource):
                 f"{name}-{instance_role}",
                 identifier=f"{args.name}-{instance_role}",
                 cluster_identifier=cluster.id,
-                engine="aurora-postgresql",
+                engine=aws.rds.EngineType.AURORA_POSTGRESQL,
                 engine_version=cluster.engine_version,
                 instance_class=settings.instance_class,
                 availability_zone=zone,

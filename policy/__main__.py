@@ -25,7 +25,7 @@ try:  # `python -m policy` from the project root
     from policy import rules
 except ImportError:  # the Pulumi CLI runs this file from inside policy/
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import rules  # type: ignore[no-redef]
+    import rules  # type: ignore[no-redef,import-not-found]
 
 
 def _schema(rule: rules.Rule | rules.StackRule) -> PolicyConfigSchema | None:

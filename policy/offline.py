@@ -41,7 +41,7 @@ def load_config(stack: str, directory: Path = CONFIG_DIR) -> dict[str, Any]:
 
 def config_problems(config: Any) -> list[str]:
     """What is wrong with a policy-pack config: unknown rules, levels or settings, wrong types."""
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     if not isinstance(config, Mapping):
         return ["the policy config must be a JSON object"]

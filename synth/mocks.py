@@ -116,11 +116,8 @@ class PlatformMocks(Mocks):
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}/{name}"
 
     def _aws(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        physical = (
-            inputs.get("name")
-            if isinstance(inputs.get("name"), str)
-            else f"{name}-{stable_hex(typ, name, length=7)}"
-        )
+        given = inputs.get("name")
+        physical = given if isinstance(given, str) else f"{name}-{stable_hex(typ, name, length=7)}"
         rid = _ID_PREFIX.get(typ, "") + stable_hex(typ, name) if typ in _ID_PREFIX else physical
         out: dict[str, Any] = {**inputs, "arn": self._arn(typ, physical), "tagsAll": inputs.get("tags", {})}
         if typ == "aws:eks/cluster:Cluster":
