@@ -367,7 +367,7 @@ class Platform(pulumi.ComponentResource):
     def _observability_tier(self, config: StackConfig) -> None:
         """kube-prometheus-stack (metrics, alerts, dashboards) and Loki with a node log collector."""
         from components.database_settings import CloudNativePgSettings
-        from components.logging import AwsLogStorage, LogStack, LogStackArgs
+        from components.log_stack import AwsLogStorage, LogStack, LogStackArgs
         from components.monitoring import GrafanaIngress, Monitoring, MonitoringArgs
 
         namespace = "platform-monitoring"

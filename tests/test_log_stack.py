@@ -10,7 +10,7 @@ import pytest
 
 from components import charts
 from components.config import validate
-from components.logging import (
+from components.log_stack import (
     AwsLogStorage,
     LogStack,
     LogStackArgs,
