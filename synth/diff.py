@@ -415,6 +415,12 @@ def diff_resources(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, 
     """Compare two resource lists (``load_resources`` output or the same shape built in code)."""
     _validate(list(old), "old")
     _validate(list(new), "new")
+    old_stack, new_stack = _stack_of(old), _stack_of(new)
+    if old_stack and new_stack and old_stack.split("/")[0] != new_stack.split("/")[0]:
+        raise DiffInputError(
+            f"old is project {old_stack.split('/')[0]!r}, new is project {new_stack.split('/')[0]!r}: "
+            "not two versions of one program"
+        )
     old_by_key = {_match_key(r["urn"]): r for r in old}
     new_by_key = {_match_key(r["urn"]): r for r in new}
 
@@ -443,8 +449,8 @@ def diff_resources(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, 
         renamed=tuple(sorted(renamed, key=lambda r: (r.new.urn, r.old.urn))),
         dangers=_dangers(removed, changed, renamed),
         unchanged=unchanged,
-        old_stack=_stack_of(old),
-        new_stack=_stack_of(new),
+        old_stack=old_stack,
+        new_stack=new_stack,
     )
 
 

@@ -218,6 +218,14 @@ def test_two_stacks_of_one_program_compare_by_type_and_name() -> None:
     assert "Comparing stack `platform/staging` with `platform/prod`." in render_markdown(diff, "t")
 
 
+def test_files_of_two_different_programs_are_refused() -> None:
+    old = [res(DEPLOYMENT, "api", {"replicas": 1})]
+    other = res(DEPLOYMENT, "api", {"replicas": 1})
+    other["urn"] = other["urn"].replace("::platform::", "::webshop::", 1)
+    with pytest.raises(DiffInputError, match="old is project 'platform', new is project 'webshop'"):
+        diff_resources(old, [other])
+
+
 # --------------------------------------------------------------------------- dangers
 
 
