@@ -41,7 +41,7 @@ def _prom_target(expr: str, legend: str, ref: str) -> dict[str, Any]:
 
 
 def _cloudwatch_target(
-    namespace: str, metric: str, dimensions: dict[str, str], stat: str, ref: str
+    namespace: str, metric: str, dimensions: dict[str, str], stat: str, ref: str, *, region: str = "us-east-1"
 ) -> dict[str, Any]:
     return {
         "refId": ref,
@@ -49,8 +49,9 @@ def _cloudwatch_target(
         "queryMode": "Metrics",
         "metricQueryType": 0,
         "metricEditorMode": 0,
-        # CloudFront and CloudFront-scoped WAF metrics exist only in us-east-1.
-        "region": "us-east-1",
+        # CloudFront and CloudFront-scoped WAF metrics exist only in us-east-1; RUM publishes in the
+        # app monitor's region, the datasource's default.
+        "region": region,
         "namespace": namespace,
         "metricName": metric,
         "dimensions": dimensions,
@@ -368,11 +369,24 @@ def _edge() -> dict[str, Any]:
     cloudfront = {"DistributionId": "$distribution", "Region": "Global"}
     waf = {"WebACL": "$web_acl", "Rule": "ALL"}
 
+    rum = {"application_name": "$rum_app"}
+
     def cloudwatch(
-        title: str, namespace: str, metric: str, *, dims: dict[str, str], stat: str
+        title: str,
+        namespace: str,
+        metric: str,
+        *,
+        dims: dict[str, str],
+        stat: str,
+        unit: str = "short",
+        region: str = "us-east-1",
     ) -> dict[str, Any]:
-        unit = "percent" if metric.endswith("ErrorRate") else "short"
-        return _panel("timeseries", title, [_cloudwatch_target(namespace, metric, dims, stat, "A")], unit)
+        unit = "percent" if metric.endswith("ErrorRate") else unit
+        target = _cloudwatch_target(namespace, metric, dims, stat, "A", region=region)
+        return _panel("timeseries", title, [target], unit)
+
+    def real_users(title: str, metric: str, stat: str, unit: str = "short") -> dict[str, Any]:
+        return cloudwatch(title, "AWS/RUM", metric, dims=rum, stat=stat, unit=unit, region="default")
 
     panels = [
         cloudwatch("CloudFront requests", "AWS/CloudFront", "Requests", dims=cloudfront, stat="Sum"),
@@ -387,13 +401,22 @@ def _edge() -> dict[str, Any]:
         cloudwatch(
             "WAF counted requests (count-mode rules)", "AWS/WAFV2", "CountedRequests", dims=waf, stat="Sum"
         ),
+        # Real users (CloudWatch RUM): what the browsers saw, beside what the edge served.
+        real_users("Real-user sessions", "SessionCount", "Sum"),
+        real_users("Page views", "PageViewCount", "Sum"),
+        real_users("JavaScript errors", "JsErrorCount", "Sum"),
+        real_users("HTTP errors seen by browsers", "HttpErrorCount", "Sum"),
+        real_users("Page load (navigation) duration", "PerformanceNavigationDuration", "Average", "ms"),
+        real_users("Largest contentful paint", "WebVitalsLargestContentfulPaint", "Average", "ms"),
     ]
     variables = [
         _datasource_var("cloudwatch", "cloudwatch"),
         _textbox_var("distribution", "CloudFront distribution id"),
         _textbox_var("web_acl", "WAF web ACL name"),
+        _textbox_var("rum_app", "CloudWatch RUM app monitor name"),
     ]
-    return _dashboard("platform-edge", "Platform / Edge (CloudFront and WAF)", panels, variables, ["edge"])
+    title = "Platform / Edge (CloudFront, WAF and real users)"
+    return _dashboard("platform-edge", title, panels, variables, ["edge"])
 
 
 def render_dashboards() -> dict[str, dict[str, Any]]:

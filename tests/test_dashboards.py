@@ -93,7 +93,7 @@ def test_namespace_filter_on_prometheus_dashboards() -> None:
             assert "namespace" in {v["name"] for v in dashboard["templating"]["list"]}, name
 
 
-def test_edge_dashboard_reads_cloudfront_and_waf_from_cloudwatch() -> None:
+def test_edge_dashboard_reads_cloudfront_waf_and_real_users_from_cloudwatch() -> None:
     targets = [t for p in DASHBOARDS["platform-edge.json"]["panels"] for t in p["targets"]]
     assert {t["datasource"]["type"] for t in targets} == {"cloudwatch"}
     pairs = {(t["namespace"], t["metricName"]) for t in targets}
@@ -101,6 +101,8 @@ def test_edge_dashboard_reads_cloudfront_and_waf_from_cloudwatch() -> None:
         ("AWS/CloudFront", "Requests"),
         ("AWS/CloudFront", "5xxErrorRate"),
         ("AWS/WAFV2", "BlockedRequests"),
+        ("AWS/RUM", "JsErrorCount"),
+        ("AWS/RUM", "PerformanceNavigationDuration"),
     } <= pairs
 
 
