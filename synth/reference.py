@@ -47,7 +47,8 @@ def _type_name(annotation: Any) -> str:
 
 def _default(field: FieldInfo) -> str:
     if field.default is not PydanticUndefined:
-        return "" if field.default is None else f"`{field.default}`"
+        # A nested model's defaults are listed key by key below it.
+        return "" if field.default is None or isinstance(field.default, BaseModel) else f"`{field.default}`"
     if field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
         return "" if isinstance(value, BaseModel) else f"`{value}`"
