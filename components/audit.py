@@ -9,14 +9,20 @@
   lag, local storage; ElastiCache CPU and memory; the API load balancers' 5xx) to a KMS-encrypted
   SNS topic. E-mail subscriptions come from config; a paging integration (its URL holds a key) is
   subscribed out of band to the topic, whose ARN is a stack output.
+- On CloudFront stacks, the distribution's 5xx error rate alarm. CloudFront publishes its metrics in
+  us-east-1 only and an alarm notifies only a topic of its own region, so the alarm, its SNS topic
+  and the topic's key live in us-east-1 (pulumi-aws 7's per-resource ``region``: the stack keeps one
+  AWS provider), with the same e-mail subscriptions; that topic's ARN is a stack output too.
 
 One customer-managed key encrypts the trail and the topic; its policy admits CloudTrail (for this
-account's trails) and CloudWatch (to publish alarms to the encrypted topic).
+account's trails) and CloudWatch (to publish alarms to the encrypted topic). The us-east-1 topic has
+its own key, admitting CloudWatch alone.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +31,8 @@ import pulumi
 from components.security_settings import AlarmThresholds, AuditSettings
 
 GIB = 1024**3
+EDGE_REGION = "us-east-1"
+"""Where CloudFront publishes its metrics, hence where its alarm and that alarm's topic must be."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class AlarmSpec:
     namespace: str | None = None
     metric: str | None = None
     statistic: str | None = None
-    dimensions: dict[str, str] = field(default_factory=dict)
+    dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     query: str | None = None
     """A Metrics Insights query (account-wide over a namespace), instead of one metric."""
 
@@ -121,6 +129,20 @@ def alarm_specs(
     return specs
 
 
+def cloudfront_alarm_spec(thresholds: AlarmThresholds, distribution_id: pulumi.Input[str]) -> AlarmSpec:
+    """The distribution's 5xx error rate (a percentage of viewer requests, published in us-east-1)."""
+    return AlarmSpec(
+        "cloudfront-5xx",
+        f"CloudFront: 5xx responses above {thresholds.cloudfront_5xx_percent:g}% of viewer requests",
+        thresholds.cloudfront_5xx_percent,
+        "GreaterThanThreshold",
+        "AWS/CloudFront",
+        "5xxErrorRate",
+        "Average",
+        {"DistributionId": distribution_id, "Region": "Global"},
+    )
+
+
 def trail_arn(region: str, account: str, trail_name: str) -> str:
     return f"arn:aws:cloudtrail:{region}:{account}:trail/{trail_name}"
 
@@ -160,14 +182,39 @@ def audit_key_policy(account: str, region: str, trail_name: str) -> str:
                     "Action": "kms:DescribeKey",
                     "Resource": "*",
                 },
+                cloudwatch_publishes_statement(account),
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def cloudwatch_publishes_statement(account: str) -> dict[str, Any]:
+    """Key-policy statement: this account's CloudWatch alarms publish to topics encrypted with the key."""
+    return {
+        "Sid": "CloudWatchPublishesAlarms",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }
+
+
+def edge_alarm_key_policy(account: str) -> str:
+    """Key policy of the us-east-1 alarm topic's key: the account administers, CloudWatch publishes."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
                 {
-                    "Sid": "CloudWatchPublishesAlarms",
+                    "Sid": "AccountAdministers",
                     "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
                 },
+                cloudwatch_publishes_statement(account),
             ],
         },
         sort_keys=True,
@@ -257,6 +304,8 @@ class AuditArgs:
     """Pulumi `protect` on the key, the bucket, the trail and the detector."""
     aurora_cluster_id: str | None = None
     elasticache: bool = False
+    cloudfront_distribution_id: pulumi.Input[str] | None = None
+    """The CloudFront distribution to alarm on (in us-east-1); None on stacks without CloudFront."""
 
 
 class Audit(pulumi.ComponentResource):
@@ -266,6 +315,8 @@ class Audit(pulumi.ComponentResource):
     """The alarm topic (subscribe a paging integration to it)."""
     trail_bucket: pulumi.Output[str]
     """The bucket holding the audit logs."""
+    edge_alarm_topic_arn: pulumi.Output[str] | None
+    """The us-east-1 topic of the CloudFront alarm (None without CloudFront)."""
 
     def __init__(self, name: str, args: AuditArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:audit:Audit", name, None, opts)
@@ -342,6 +393,10 @@ class Audit(pulumi.ComponentResource):
         for spec in alarm_specs(thresholds, args.aurora_cluster_id, args.elasticache):
             self._alarm(name, args.name, spec, thresholds.evaluation_minutes, topic.arn)
 
+        self.edge_alarm_topic_arn = None
+        if args.cloudfront_distribution_id is not None:
+            self.edge_alarm_topic_arn = self._edge_alarms(name, args, args.cloudfront_distribution_id)
+
         self.alarm_topic_arn = topic.arn
         self.trail_bucket = bucket.bucket
         self.trail_arn = trail.arn
@@ -350,8 +405,53 @@ class Audit(pulumi.ComponentResource):
                 "alarm_topic_arn": self.alarm_topic_arn,
                 "trail_bucket": self.trail_bucket,
                 "trail_arn": trail.arn,
+                "edge_alarm_topic_arn": self.edge_alarm_topic_arn,
             }
         )
+
+    def _edge_alarms(
+        self, name: str, args: AuditArgs, distribution_id: pulumi.Input[str]
+    ) -> pulumi.Output[str]:
+        """CloudFront's 5xx alarm, its KMS-encrypted topic and the subscriptions, all in us-east-1."""
+        import pulumi_aws as aws
+
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.kms.Key(
+            f"{name}-edge-key",
+            description=f"{args.name} CloudFront alarm topic ({EDGE_REGION})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=edge_alarm_key_policy(args.account_id),
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        topic = aws.sns.Topic(
+            f"{name}-edge-alarms",
+            name=f"{args.name}-edge-alarms",
+            kms_master_key_id=key.arn,
+            region=EDGE_REGION,
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-edge-alarms",
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: alarm_topic_policy(arn, args.account_id)),
+            region=EDGE_REGION,
+            opts=child,
+        )
+        for email in args.settings.alarm_emails:
+            aws.sns.TopicSubscription(
+                f"{name}-edge-alarms-{email}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                region=EDGE_REGION,
+                opts=child,
+            )
+        thresholds = args.settings.alarms
+        spec = cloudfront_alarm_spec(thresholds, distribution_id)
+        self._alarm(name, args.name, spec, thresholds.evaluation_minutes, topic.arn, region=EDGE_REGION)
+        return topic.arn
 
     def _bucket(
         self, name: str, bucket_name: str, args: AuditArgs, key: Any
@@ -438,7 +538,14 @@ class Audit(pulumi.ComponentResource):
         return bucket, ready
 
     def _alarm(
-        self, name: str, prefix: str, spec: AlarmSpec, minutes: int, topic_arn: pulumi.Output[str]
+        self,
+        name: str,
+        prefix: str,
+        spec: AlarmSpec,
+        minutes: int,
+        topic_arn: pulumi.Output[str],
+        *,
+        region: str | None = None,
     ) -> None:
         import pulumi_aws as aws
 
@@ -454,6 +561,8 @@ class Audit(pulumi.ComponentResource):
             "alarm_actions": [topic_arn],
             "ok_actions": [topic_arn],
         }
+        if region is not None:
+            common["region"] = region
         if spec.query is not None:
             common["metric_queries"] = [
                 cloudwatch.MetricAlarmMetricQueryArgs(

@@ -221,11 +221,11 @@ class Platform(pulumi.ComponentResource):
 
         domain = config.domain or DomainSettings(name=f"{config.environment}.platform.localtest.me")
         if domain.dns is not None and domain.dns.provider == "cloudflare":
-            import pulumi_cloudflare as cloudflare
+            from components.cloudflare import cloudflare_provider
 
             # The API token comes from CLOUDFLARE_API_TOKEN in the deployer's environment, never config.
-            self.providers["cloudflare"] = cloudflare.Provider(
-                "cloudflare", opts=pulumi.ResourceOptions(parent=self)
+            self.providers["cloudflare"] = cloudflare_provider(
+                "cloudflare", pulumi.ResourceOptions(parent=self)
             )
         dns_args = DnsArgs(domain=domain, aws=config.is_aws, protect=config.rules.protect)
         dns = Dns("dns", dns_args, self._tier_opts())
@@ -290,6 +290,8 @@ class Platform(pulumi.ComponentResource):
     def _edge_tier(self, config: StackConfig) -> None:
         """Frontend bucket, CDN (CloudFront + WAF or Cloudflare), app/API records and RUM (AWS stacks)."""
         edge = config.edge
+        # The CloudFront distribution, for the audit tier's 5xx alarm (None on other CDNs).
+        self.cdn_distribution_id: pulumi.Output[str] | None = None
         if edge is None or not isinstance(config.cloud, AwsCloud) or self.dns_zone is None:
             return  # a local stack: the ingress serves everything (guaranteed by StackConfig)
         from components.frontend import FrontendBucket, FrontendBucketArgs
@@ -325,6 +327,7 @@ class Platform(pulumi.ComponentResource):
                 ),
                 self._tier_opts(),
             )
+            self.cdn_distribution_id = cdn.distribution_id
             self.outputs.update(
                 cdnDistributionId=cdn.distribution_id,
                 cdnDomainName=cdn.distribution_domain_name,
@@ -368,7 +371,7 @@ class Platform(pulumi.ComponentResource):
         """kube-prometheus-stack (metrics, alerts, dashboards) and Loki with a node log collector."""
         from components.database_settings import CloudNativePgSettings
         from components.log_stack import AwsLogStorage, LogStack, LogStackArgs
-        from components.monitoring import GrafanaIngress, Monitoring, MonitoringArgs
+        from components.monitoring import CloudWatchAccess, GrafanaIngress, Monitoring, MonitoringArgs
 
         namespace = "platform-monitoring"
         settings = config.observability
@@ -427,6 +430,10 @@ class Platform(pulumi.ComponentResource):
                 scrape_targets=tuple(self.scrape_targets),
                 grafana_ingress=ingress,
                 loki_url=loki_url,
+                # The edge dashboard's CloudWatch panels (AWS stacks).
+                cloudwatch=CloudWatchAccess(cloud.region, self.cluster.cluster_name)
+                if isinstance(cloud, AwsCloud)
+                else None,
             ),
             opts=opts,
         )
@@ -478,10 +485,13 @@ class Platform(pulumi.ComponentResource):
                 # The Aurora cluster identifier is the stack prefix (see PostgresCluster).
                 aurora_cluster_id=self.prefix if isinstance(config.database, AuroraSettings) else None,
                 elasticache=config.redis is not None and config.redis.engine == "elasticache",
+                cloudfront_distribution_id=self.cdn_distribution_id,
             ),
             opts=self._tier_opts(),
         )
         self.outputs.update(alarmTopicArn=audit.alarm_topic_arn, auditTrailBucket=audit.trail_bucket)
+        if audit.edge_alarm_topic_arn is not None:
+            self.outputs["edgeAlarmTopicArn"] = audit.edge_alarm_topic_arn
 
     def _data_tier(self, config: StackConfig) -> None:
         from components.credentials import DatabaseCredentials
