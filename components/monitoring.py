@@ -14,7 +14,10 @@ Creates, in the monitoring namespace:
 - Grafana's admin login: a generated password in a Secret the chart reads (``admin.existingSecret``);
 - the platform's PrometheusRule (:func:`render_prometheus_rule`), its dashboards in one ConfigMap
   the Grafana sidecar loads (label ``grafana_dashboard: "1"``), and a ServiceMonitor or PodMonitor
-  per :class:`ScrapeTarget` the other tiers handed over.
+  per :class:`ScrapeTarget` the other tiers handed over;
+- on AWS stacks, Grafana's CloudWatch datasource (the edge dashboard's CloudFront and WAF panels)
+  and the IAM role it reads CloudWatch with, bound to Grafana's ServiceAccount by EKS Pod Identity
+  (:func:`grafana_cloudwatch_policy`: read-only, no access key anywhere).
 
 Everything Kubernetes receives comes from the pure functions below, so it is tested without Pulumi.
 """
@@ -45,6 +48,22 @@ SECRET_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
 DASHBOARDS_CONFIGMAP = "platform-dashboards"
+GRAFANA_SERVICE_ACCOUNT = f"{RELEASE}-grafana"
+"""Grafana's ServiceAccount (the chart's default name, set explicitly: Pod Identity binds to it)."""
+CLOUDWATCH_DATASOURCE_UID = "cloudwatch"
+"""The CloudWatch datasource; dashboards pick it through their `cloudwatch` datasource variable."""
+CLOUDWATCH_READ_ACTIONS = (
+    "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmsForMetric",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    "ec2:DescribeRegions",
+    "tag:GetResources",
+)
+"""What Grafana's CloudWatch datasource needs for metric queries, alarm annotations, the region list
+and dimension values by tag (Grafana's metrics-only policy; no Logs Insights, no EC2 variables)."""
 DASHBOARD_LABEL = "grafana_dashboard"
 RULE_NAME = "platform-alerts"
 
@@ -71,13 +90,34 @@ def _volume(storage_class: str, gib: int) -> dict[str, Any]:
     }
 
 
+def cloudwatch_datasource(region: str) -> dict[str, Any]:
+    """Grafana's CloudWatch datasource: credentials from the SDK's default chain (EKS Pod Identity)."""
+    return {
+        "name": "CloudWatch",
+        "type": "cloudwatch",
+        "uid": CLOUDWATCH_DATASOURCE_UID,
+        "access": "proxy",
+        "editable": False,
+        "jsonData": {"authType": "default", "defaultRegion": region},
+    }
+
+
+def grafana_cloudwatch_policy() -> str:
+    """Grafana's IAM policy: read CloudWatch metrics and alarms, list regions, resolve tags."""
+    from components.iam import allow, document
+
+    return document(allow(CLOUDWATCH_READ_ACTIONS))
+
+
 def _grafana_values(
     settings: ObservabilitySettings,
     storage_class: str,
     ingress: GrafanaIngress | None,
     loki_url: str | None,
+    cloudwatch_region: str | None = None,
 ) -> dict[str, Any]:
     grafana: dict[str, Any] = {
+        "serviceAccount": {"create": True, "name": GRAFANA_SERVICE_ACCOUNT},
         # The generated admin login, read from its Secret: no password passes through Helm.
         "admin": {
             "existingSecret": GRAFANA_ADMIN_SECRET,
@@ -101,10 +141,15 @@ def _grafana_values(
         },
         "ingress": {"enabled": False},
     }
+    datasources: list[dict[str, Any]] = []
     if loki_url is not None:
-        grafana["additionalDataSources"] = [
+        datasources.append(
             {"name": "Loki", "type": "loki", "uid": "loki", "access": "proxy", "url": loki_url}
-        ]
+        )
+    if cloudwatch_region is not None:
+        datasources.append(cloudwatch_datasource(cloudwatch_region))
+    if datasources:
+        grafana["additionalDataSources"] = datasources
     if ingress is not None:
         grafana["ingress"] = {
             "enabled": True,
@@ -124,8 +169,9 @@ def kube_prometheus_values(
     storage_class: str,
     ingress: GrafanaIngress | None = None,
     loki_url: str | None = None,
+    cloudwatch_region: str | None = None,
 ) -> dict[str, Any]:
-    """Values of the kube-prometheus-stack chart for these settings."""
+    """Values of the kube-prometheus-stack chart; ``cloudwatch_region`` adds the CloudWatch datasource."""
     prometheus, alertmanager = settings.prometheus, settings.alertmanager
     # Prometheus stops at the size limit before the volume fills (its WAL and compaction need room).
     retention_size_gb = max(1, int(prometheus.storage_gib * 0.85))
@@ -159,7 +205,7 @@ def kube_prometheus_values(
             "alertmanagerSpec": alertmanager_spec,
             "podDisruptionBudget": {"enabled": alertmanager.replicas > 1, "minAvailable": 1},
         },
-        "grafana": _grafana_values(settings, storage_class, ingress, loki_url),
+        "grafana": _grafana_values(settings, storage_class, ingress, loki_url, cloudwatch_region),
     }
 
 
@@ -268,6 +314,14 @@ def render_monitors(targets: Sequence[ScrapeTarget]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
+class CloudWatchAccess:
+    """AWS stacks: Grafana reads CloudWatch in ``region`` through a Pod Identity role on this cluster."""
+
+    region: str
+    cluster_name: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class MonitoringArgs:
     settings: ObservabilitySettings
     namespace: str
@@ -276,6 +330,8 @@ class MonitoringArgs:
     grafana_ingress: GrafanaIngress | None = None
     loki_url: str | None = None
     """Loki's query URL, added to Grafana as a datasource."""
+    cloudwatch: CloudWatchAccess | None = None
+    """Grafana's CloudWatch datasource and its IAM role (AWS stacks)."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -317,6 +373,10 @@ class Monitoring(pulumi.ComponentResource):
                 child,
             ),
         ]
+        ready: list[pulumi.Resource] = list(secrets)
+        if args.cloudwatch is not None:
+            # Grafana starts with its credentials: the association exists before its pod does.
+            ready.append(self._cloudwatch_role(name, ns, args.cloudwatch))
         chart = charts.KUBE_PROMETHEUS_STACK
         release = k8s.helm.v3.Release(
             f"{name}-stack",
@@ -330,9 +390,10 @@ class Monitoring(pulumi.ComponentResource):
                 storage_class=args.storage_class,
                 ingress=args.grafana_ingress,
                 loki_url=args.loki_url,
+                cloudwatch_region=args.cloudwatch.region if args.cloudwatch is not None else None,
             ),
             atomic=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[release])
         apply(
@@ -360,4 +421,26 @@ class Monitoring(pulumi.ComponentResource):
                 "alertmanager_url": self.alertmanager_url,
                 "prometheus_url": self.prometheus_url,
             }
+        )
+
+    def _cloudwatch_role(self, name: str, namespace: str, access: CloudWatchAccess) -> pulumi.Resource:
+        """Grafana's read-only CloudWatch role, bound to its ServiceAccount by EKS Pod Identity."""
+        import pulumi_aws as aws
+
+        from components.iam import pod_identity_trust_policy
+
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-grafana-cloudwatch", assume_role_policy=pod_identity_trust_policy(), opts=child
+        )
+        aws.iam.RolePolicy(
+            f"{name}-grafana-cloudwatch", role=role.id, policy=grafana_cloudwatch_policy(), opts=child
+        )
+        return aws.eks.PodIdentityAssociation(
+            f"{name}-grafana-cloudwatch",
+            cluster_name=access.cluster_name,
+            namespace=namespace,
+            service_account=GRAFANA_SERVICE_ACCOUNT,
+            role_arn=role.arn,
+            opts=child,
         )

@@ -103,6 +103,16 @@ class AlarmThresholds(Model):
     load_balancer_5xx_per_minute: int = Field(
         default=10, ge=1, le=100000, description="5xx responses from the API load balancers per minute."
     )
+    cloudfront_5xx_percent: float = Field(
+        default=5.0,
+        gt=0,
+        le=100,
+        alias="cloudfront5xxPercent",
+        description=(
+            "CloudFront 5xx error rate (% of viewer requests) above which the edge alarm fires "
+            "(CloudFront stacks; the alarm lives in us-east-1)."
+        ),
+    )
     evaluation_minutes: int = Field(
         default=5, ge=1, le=60, description="Minutes a threshold must be breached before the alarm fires."
     )

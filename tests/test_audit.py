@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.audit import alarm_specs, audit_key_policy, trail_bucket_policy
+from components.audit import (
+    alarm_specs,
+    audit_key_policy,
+    cloudfront_alarm_spec,
+    edge_alarm_key_policy,
+    trail_bucket_policy,
+)
 from components.cloud_metrics import render_yace_config, yace_policy
 from components.config import ConfigError, validate
 from components.security_settings import AlarmThresholds
@@ -126,15 +132,20 @@ def test_guardduty_watches_eks_audit_logs_and_runtime(stack: str) -> None:
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_alarms_notify_the_encrypted_topic(stack: str) -> None:
     synthesis = synthesized(stack)
-    topic = _one(synthesis, TOPIC)
+    topic = _named(synthesis, TOPIC, "audit-alarms")
     assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
-    arn = topic.outputs.get("arn") or f"arn:aws:sns:eu-west-1:111122223333:{topic.inputs['name']}"
-    alarms = synthesis.by_type(ALARM)
+    arn = topic.outputs["arn"]
+    # The CloudFront alarm notifies the us-east-1 topic instead (see the edge tests below).
+    alarms = [a for a in synthesis.by_type(ALARM) if a.name != "audit-cloudfront-5xx"]
     assert {a.name for a in alarms} >= {"audit-aurora-cpu", "audit-aurora-replica-lag", "audit-alb-elb-5xx"}
     assert alarms_without_topic(alarms, arn) == []
-    policy = _one(synthesis, "aws:sns/topicPolicy:TopicPolicy").inputs["policy"]
+    policy = _named(synthesis, "aws:sns/topicPolicy:TopicPolicy", "audit-alarms").inputs["policy"]
     assert "cloudwatch.amazonaws.com" in policy
-    emails = {s.inputs["endpoint"] for s in synthesis.by_type("aws:sns/topicSubscription:TopicSubscription")}
+    emails = {
+        s.inputs["endpoint"]
+        for s in synthesis.by_type("aws:sns/topicSubscription:TopicSubscription")
+        if s.inputs["topic"] == arn
+    }
     assert emails == set(validate(stack_values(stack)).audit.alarm_emails)  # type: ignore[union-attr]
 
 
@@ -272,3 +283,202 @@ def test_elasticache_alarms_exist_exactly_when_the_stack_has_elasticache(stack: 
     has_cache = bool(synthesis.by_type("aws:elasticache/replicationGroup:ReplicationGroup"))
     alarms = {a.name for a in synthesis.by_type(ALARM)}
     assert ({"audit-elasticache-cpu", "audit-elasticache-memory"} <= alarms) is has_cache
+
+
+# -- CloudFront 5xx, alarmed in us-east-1 ------------------------------------------------------
+
+EDGE_REGION = "us-east-1"
+CLOUDFRONT_STACKS = [("dev", False), ("staging", True), ("uat", False), ("prod", True)]
+
+
+def edge_alarm_problems(resources: Iterable[Registration], distribution_id: str) -> list[str]:
+    """What keeps a stack's CloudFront 5xx alarm from reaching its encrypted us-east-1 topic."""
+    by_name = {(r.type, r.name): r for r in resources}
+    alarm = by_name.get((ALARM, "audit-cloudfront-5xx"))
+    topic = by_name.get((TOPIC, "audit-edge-alarms"))
+    key = by_name.get(("aws:kms/key:Key", "audit-edge-key"))
+    policy = by_name.get(("aws:sns/topicPolicy:TopicPolicy", "audit-edge-alarms"))
+    if alarm is None or topic is None or key is None or policy is None:
+        return ["the CloudFront alarm, its topic, topic policy or key is missing"]
+    problems = [
+        f"{r.urn}: in {r.inputs.get('region')!r}, not {EDGE_REGION}"
+        for r in (alarm, topic, key, policy)
+        if r.inputs.get("region") != EDGE_REGION
+    ]
+    topic_arn = str(topic.outputs.get("arn"))
+    if not topic_arn.startswith(f"arn:aws:sns:{EDGE_REGION}:"):
+        problems.append(f"topic ARN {topic_arn} is not in {EDGE_REGION}")
+    problems += alarms_without_topic([alarm], topic_arn)
+    i = alarm.inputs
+    if (i.get("namespace"), i.get("metricName")) != ("AWS/CloudFront", "5xxErrorRate"):
+        problems.append(f"alarm watches {i.get('namespace')}/{i.get('metricName')}")
+    if i.get("dimensions") != {"DistributionId": distribution_id, "Region": "Global"}:
+        problems.append(f"alarm dimensions {i.get('dimensions')}")
+    if topic.inputs.get("kmsMasterKeyId") != key.outputs.get("arn") or not key.inputs.get(
+        "enableKeyRotation"
+    ):
+        problems.append("topic is not encrypted with the rotating us-east-1 key")
+    if "cloudwatch.amazonaws.com" not in str(policy.inputs.get("policy")):
+        problems.append("CloudWatch may not publish to the topic")
+    return problems
+
+
+@pytest.mark.parametrize(("stack", "has_cloudfront"), CLOUDFRONT_STACKS)
+def test_cloudfront_5xx_alarms_in_us_east_1_exactly_on_cloudfront_stacks(
+    stack: str, has_cloudfront: bool
+) -> None:
+    synthesis = synthesized(stack)
+    distributions = synthesis.by_type("aws:cloudfront/distribution:Distribution")
+    assert bool(distributions) is has_cloudfront
+    if has_cloudfront:
+        distribution_id = synthesis.outputs["cdnDistributionId"]
+        assert edge_alarm_problems(synthesis.resources, distribution_id) == []
+        assert synthesis.outputs["edgeAlarmTopicArn"].startswith(f"arn:aws:sns:{EDGE_REGION}:")
+    else:
+        assert "edgeAlarmTopicArn" not in synthesis.outputs
+        assert not [r for r in synthesis.resources if r.name.startswith(("audit-edge", "audit-cloudfront"))]
+        assert all(r.inputs.get("region") != EDGE_REGION for r in synthesis.by_type(ALARM))
+
+
+@pytest.mark.parametrize(
+    ("type_", "name", "change"),
+    [
+        (ALARM, "audit-cloudfront-5xx", {"region": None}),
+        (ALARM, "audit-cloudfront-5xx", {"okActions": []}),
+        (ALARM, "audit-cloudfront-5xx", {"dimensions": {"DistributionId": "E0THER"}}),
+        (TOPIC, "audit-edge-alarms", {"region": "eu-west-1"}),
+        ("aws:kms/key:Key", "audit-edge-key", {"enableKeyRotation": False}),
+    ],
+)
+def test_edge_alarm_check_catches_a_broken_alarm_topic_or_key(
+    type_: str, name: str, change: dict[str, Any]
+) -> None:
+    prod = synthesized("prod")
+    broken = [
+        dataclasses.replace(r, inputs={**r.inputs, **change}) if (r.type, r.name) == (type_, name) else r
+        for r in prod.resources
+    ]
+    distribution_id = prod.outputs["cdnDistributionId"]
+    assert edge_alarm_problems(prod.resources, distribution_id) == []
+    assert edge_alarm_problems(broken, distribution_id) != []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_edge_topic_has_the_regional_topics_subscriptions(stack: str) -> None:
+    config = validate(stack_values(stack))
+    by_region: dict[str, set[str]] = {}
+    for s in synthesized(stack).by_type("aws:sns/topicSubscription:TopicSubscription"):
+        by_region.setdefault(s.inputs["topic"].split(":")[3], set()).add(s.inputs["endpoint"])
+    emails = set(config.audit.alarm_emails)  # type: ignore[union-attr]
+    assert by_region == {config.cloud.region: emails, EDGE_REGION: emails}  # type: ignore[union-attr]
+
+
+def test_cloudfront_threshold_comes_from_config(prod_values: dict[str, Any]) -> None:
+    assert (
+        _named(synthesized("prod"), ALARM, "audit-cloudfront-5xx").inputs["threshold"] == 5.0
+    )  # the default
+    prod_values["audit"]["alarms"]["cloudfront5xxPercent"] = 2.5
+    thresholds = validate(prod_values).audit.alarms  # type: ignore[union-attr]
+    spec = cloudfront_alarm_spec(thresholds, "E123")
+    assert (spec.threshold, spec.statistic, spec.dimensions) == (
+        2.5,
+        "Average",
+        {"DistributionId": "E123", "Region": "Global"},
+    )
+    assert "2.5%" in spec.description
+
+
+@pytest.mark.parametrize("value", [0, -1, 101, "five"])
+def test_a_cloudfront_threshold_outside_0_to_100_percent_is_refused(
+    prod_values: dict[str, Any], value: Any
+) -> None:
+    prod_values["audit"]["alarms"]["cloudfront5xxPercent"] = value
+    with pytest.raises(ConfigError, match=r"^platform:audit\.alarms\.cloudfront5xxPercent: .*\(value: "):
+        validate(prod_values)
+
+
+def test_edge_key_admits_the_account_and_cloudwatch_only() -> None:
+    statements = json.loads(edge_alarm_key_policy("123456789012"))["Statement"]
+    assert [s["Sid"] for s in statements] == ["AccountAdministers", "CloudWatchPublishesAlarms"]
+    regional = {
+        s["Sid"]: s for s in json.loads(audit_key_policy("123456789012", "eu-west-1", "t"))["Statement"]
+    }
+    assert statements[1] == regional["CloudWatchPublishesAlarms"]
+    assert statements[1]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_edge_region_is_where_cloudfront_keeps_its_global_resources() -> None:
+    from components.audit import EDGE_REGION as AUDIT_EDGE_REGION
+    from components.cdn_cloudfront import GLOBAL_REGION
+
+    assert AUDIT_EDGE_REGION == GLOBAL_REGION == EDGE_REGION
+
+
+# Every property the edge alarm path sets, by SDK class: a misspelled keyword would only fail at `pulumi up`.
+EDGE_PROPERTIES = {
+    "kms.Key": {"description", "enable_key_rotation", "deletion_window_in_days", "policy", "region"},
+    "sns.Topic": {"name", "kms_master_key_id", "region"},
+    "sns.TopicPolicy": {"arn", "policy", "region"},
+    "sns.TopicSubscription": {"topic", "protocol", "endpoint", "region"},
+    "cloudwatch.MetricAlarm": {
+        "name",
+        "alarm_description",
+        "comparison_operator",
+        "threshold",
+        "evaluation_periods",
+        "datapoints_to_alarm",
+        "treat_missing_data",
+        "alarm_actions",
+        "ok_actions",
+        "namespace",
+        "metric_name",
+        "statistic",
+        "dimensions",
+        "period",
+        "region",
+    },
+}
+
+
+def unknown_properties(properties: dict[str, set[str]]) -> list[str]:
+    """`module.Class.property` of every property the installed pulumi-aws does not accept."""
+    import inspect
+
+    import pulumi_aws as aws
+
+    unknown = []
+    for path, names in properties.items():
+        module, cls = path.split(".")
+        accepted = set(inspect.signature(getattr(getattr(aws, module), cls)._internal_init).parameters)
+        unknown += [f"{path}.{n}" for n in sorted(names - accepted)]
+    return unknown
+
+
+def test_every_edge_alarm_property_is_in_the_sdk_signature() -> None:
+    assert unknown_properties(EDGE_PROPERTIES) == []
+
+
+def test_signature_check_catches_a_misspelled_property() -> None:
+    assert unknown_properties({"cloudwatch.MetricAlarm": {"regoin", "region"}}) == [
+        "cloudwatch.MetricAlarm.regoin"
+    ]
+
+
+def test_edge_properties_cover_what_the_synthesized_resources_set() -> None:
+    camel = {  # the engine's camelCase names of EDGE_PROPERTIES
+        p: {n.split("_")[0] + "".join(w.capitalize() for w in n.split("_")[1:]) for n in names}
+        for p, names in EDGE_PROPERTIES.items()
+    }
+    types = {
+        "kms.Key": ("aws:kms/key:Key", "audit-edge-key"),
+        "sns.Topic": (TOPIC, "audit-edge-alarms"),
+        "sns.TopicPolicy": ("aws:sns/topicPolicy:TopicPolicy", "audit-edge-alarms"),
+        "sns.TopicSubscription": (
+            "aws:sns/topicSubscription:TopicSubscription",
+            "audit-edge-alarms-platform-oncall@example.com",
+        ),
+        "cloudwatch.MetricAlarm": (ALARM, "audit-cloudfront-5xx"),
+    }
+    prod = synthesized("prod")
+    for path, (type_, name) in types.items():
+        assert set(_named(prod, type_, name).inputs) - {"tags"} <= camel[path], path

@@ -4,6 +4,8 @@ Monitoring component (under mocks), with amtool and the Prometheus Operator's CR
 from __future__ import annotations
 
 import copy
+import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ import yaml
 
 from components import charts
 from components.config import ConfigError, StackConfig, validate
+from components.dashboards import render_dashboards
 from components.endpoints import ScrapeTarget
 from components.monitoring import (
+    CLOUDWATCH_DATASOURCE_UID,
     DASHBOARD_LABEL,
     RECEIVERS_SECRET,
     RELEASE,
@@ -24,6 +28,8 @@ from components.monitoring import (
     Monitoring,
     MonitoringArgs,
     alertmanager_config,
+    cloudwatch_datasource,
+    grafana_cloudwatch_policy,
     kube_prometheus_values,
     render_dashboards_configmap,
     render_monitor,
@@ -470,3 +476,158 @@ def test_cloudnativepg_is_scraped_where_it_runs_and_rollouts_keep_their_labels()
     assert ("platform-data", "cloudnativepg") not in prod
     rollouts = prod[("argo-rollouts", "argo-rollouts")]
     assert rollouts["spec"]["podMetricsEndpoints"][0]["honorLabels"] is True
+
+
+# --------------------------------------------------------------------------------------------
+# Grafana's CloudWatch datasource (the edge dashboard) and its read-only Pod Identity role
+# --------------------------------------------------------------------------------------------
+
+
+def _grafana_values_of(synthesis: Synthesis) -> dict[str, Any]:
+    (release,) = [r for r in synthesis.by_type(RELEASE_TYPE) if r.inputs.get("name") == RELEASE]
+    grafana: dict[str, Any] = release.inputs["values"]["grafana"]
+    return grafana
+
+
+def unresolved_datasource_references(
+    dashboards: dict[str, dict[str, Any]], datasources: list[dict[str, Any]]
+) -> list[str]:
+    """Panel datasources no provisioned datasource answers: a literal uid that is not provisioned, or
+    a `${var}` whose datasource variable selects a type nothing provisions (Prometheus, the chart's
+    own, always exists)."""
+    uids = {d["uid"]: d["type"] for d in datasources} | {"prometheus": "prometheus"}
+    types = set(uids.values())
+    problems = []
+    for file, dashboard in dashboards.items():
+        variables = {v["name"]: v for v in dashboard["templating"]["list"] if v["type"] == "datasource"}
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                ref = target["datasource"]
+                uid = ref["uid"]
+                if uid.startswith("${"):
+                    var = variables.get(uid[2:-1])
+                    if var is None or var["query"] != ref["type"] or ref["type"] not in types:
+                        problems.append(
+                            f"{file}: {panel['title']}: {uid} selects no {ref['type']} datasource"
+                        )
+                elif uids.get(uid) != ref["type"]:
+                    problems.append(f"{file}: {panel['title']}: no {ref['type']} datasource with uid {uid}")
+    return problems
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cloudwatch_datasource_is_provisioned_on_aws_stacks_only(stack: str) -> None:
+    config = config_of(stack)
+    datasources = _grafana_values_of(synthesized(stack)).get("additionalDataSources", [])
+    cloudwatch = [d for d in datasources if d["type"] == "cloudwatch"]
+    if config.is_aws:
+        assert cloudwatch == [
+            {
+                "name": "CloudWatch",
+                "type": "cloudwatch",
+                "uid": CLOUDWATCH_DATASOURCE_UID,
+                "access": "proxy",
+                "editable": False,
+                "jsonData": {"authType": "default", "defaultRegion": config.cloud.region},  # type: ignore[union-attr]
+            }
+        ]
+    else:
+        assert cloudwatch == []
+    assert len({d["uid"] for d in datasources}) == len(datasources)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_dashboard_panel_resolves_to_a_provisioned_datasource(stack: str) -> None:
+    datasources = _grafana_values_of(synthesized(stack)).get("additionalDataSources", [])
+    problems = unresolved_datasource_references(render_dashboards(), datasources)
+    if config_of(stack).is_aws:
+        assert problems == []
+    else:
+        # Local stacks have no CloudWatch: only the edge dashboard's CloudWatch panels stay empty.
+        assert problems and all(p.startswith("platform-edge.json") for p in problems)
+
+
+def test_the_edge_dashboard_selects_the_cloudwatch_datasource_by_its_type_and_uid() -> None:
+    edge = render_dashboards()["platform-edge.json"]
+    refs = {t["datasource"]["uid"] for p in edge["panels"] for t in p["targets"]}
+    assert refs == {"${" + CLOUDWATCH_DATASOURCE_UID + "}"}
+    (variable,) = [v for v in edge["templating"]["list"] if v["type"] == "datasource"]
+    assert (variable["name"], variable["query"]) == (CLOUDWATCH_DATASOURCE_UID, "cloudwatch")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda d: d.clear(),  # no CloudWatch datasource at all
+        lambda d: d[0].update(type="prometheus"),  # the uid is there, of the wrong type
+    ],
+)
+def test_datasource_check_catches_a_dashboard_without_its_datasource(broken: Any) -> None:
+    datasources = copy.deepcopy(_grafana_values_of(synthesized("prod"))["additionalDataSources"])
+    datasources = [d for d in datasources if d["type"] == "cloudwatch"]
+    dashboards = render_dashboards()
+    edge = dashboards["platform-edge.json"]
+    assert unresolved_datasource_references(dashboards, datasources) == []
+    broken(datasources)
+    assert unresolved_datasource_references(dashboards, datasources) != []
+    literal = copy.deepcopy(edge)
+    literal["panels"][0]["targets"][0]["datasource"]["uid"] = "cloudwatch-eu"
+    assert unresolved_datasource_references({"edge": literal}, [cloudwatch_datasource("eu-west-1")]) != []
+
+
+def write_actions(policy: str) -> list[str]:
+    """Actions of a policy that are not reads (Get, List, Describe), or that are wildcards."""
+    actions = []
+    for statement in json.loads(policy)["Statement"]:
+        listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] == "Allow":
+            actions += [a for a in listed if not re.fullmatch(r"[a-z0-9]+:(Get|List|Describe)[A-Za-z]+", a)]
+    return actions
+
+
+@pytest.mark.parametrize("stack", ["staging", "uat", "prod"])
+def test_grafana_reads_cloudwatch_through_a_read_only_pod_identity_role(stack: str) -> None:
+    synthesis = synthesized(stack)
+    (policy,) = [
+        r
+        for r in synthesis.by_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name == "monitoring-grafana-cloudwatch"
+    ]
+    assert write_actions(policy.inputs["policy"]) == []
+    actions = {a for s in json.loads(policy.inputs["policy"])["Statement"] for a in s["Action"]}
+    assert {
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
+        "tag:GetResources",
+        "ec2:DescribeRegions",
+    } <= actions
+    (association,) = [
+        r
+        for r in synthesis.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if r.name == "monitoring-grafana-cloudwatch"
+    ]
+    service_account = _grafana_values_of(synthesis)["serviceAccount"]
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        NAMESPACE,
+        service_account["name"],
+    )
+    assert service_account["create"] is True
+    (role,) = [r for r in synthesis.by_type("aws:iam/role:Role") if r.name == "monitoring-grafana-cloudwatch"]
+    assert "pods.eks.amazonaws.com" in role.inputs["assumeRolePolicy"]
+    (release,) = [r for r in synthesis.by_type(RELEASE_TYPE) if r.inputs.get("name") == RELEASE]
+    assert association.urn in release.dependencies  # Grafana starts with its credentials
+
+
+def test_dev_gives_grafana_no_aws_role() -> None:
+    dev = synthesized("dev")
+    assert not [r for r in dev.resources if r.name == "monitoring-grafana-cloudwatch"]
+
+
+@pytest.mark.parametrize(
+    "extra", [["cloudwatch:PutMetricAlarm"], ["cloudwatch:*"], ["iam:PassRole"], ["logs:DeleteLogGroup"]]
+)
+def test_read_only_check_catches_a_write_or_wildcard_action(extra: list[str]) -> None:
+    policy = json.loads(grafana_cloudwatch_policy())
+    assert write_actions(json.dumps(policy)) == []
+    policy["Statement"][0]["Action"] = [*policy["Statement"][0]["Action"], *extra]
+    assert write_actions(json.dumps(policy)) == extra
