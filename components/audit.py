@@ -458,6 +458,8 @@ class Audit(pulumi.ComponentResource):
     ) -> tuple[Any, list[pulumi.Resource]]:
         import pulumi_aws as aws
 
+        from components.buckets import lock_down
+
         s3 = aws.s3
         child = pulumi.ResourceOptions(parent=self)
         trail = args.settings.trail
@@ -469,34 +471,7 @@ class Audit(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         ready: list[pulumi.Resource] = [
-            s3.BucketPublicAccessBlock(
-                f"{name}-bucket",
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-                opts=child,
-            ),
-            s3.BucketVersioning(
-                f"{name}-bucket",
-                bucket=bucket.id,
-                versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-                opts=child,
-            ),
-            s3.BucketServerSideEncryptionConfiguration(
-                f"{name}-bucket",
-                bucket=bucket.id,
-                rules=[
-                    s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                        ),
-                        bucket_key_enabled=True,
-                    )
-                ],
-                opts=child,
-            ),
+            *lock_down(f"{name}-bucket", bucket.id, child, kms_key_arn=key.arn),
             s3.BucketPolicy(
                 f"{name}-bucket",
                 bucket=bucket.id,

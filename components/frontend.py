@@ -44,36 +44,19 @@ class FrontendBucket(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:frontend:FrontendBucket", name, None, opts)
         import pulumi_aws as aws
-        from pulumi_aws.s3 import _inputs as s3
+
+        from components.buckets import lock_down
+
+        s3 = aws.s3
 
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         child = pulumi.ResourceOptions(parent=self)
 
         logs = aws.s3.Bucket(f"{name}-logs", bucket=f"{args.name}-edge-logs-{args.account_id}", opts=stateful)
         site = aws.s3.Bucket(f"{name}-site", bucket=f"{args.name}-frontend-{args.account_id}", opts=stateful)
-        for role, bucket in (("logs", logs), ("site", site)):
-            aws.s3.BucketPublicAccessBlock(
-                f"{name}-{role}-public-access",
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-                opts=child,
-            )
-            aws.s3.BucketServerSideEncryptionConfiguration(
-                f"{name}-{role}-encryption",
-                bucket=bucket.id,
-                rules=[
-                    s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="AES256"  # CloudFront standard logs cannot be written with SSE-KMS
-                        ),
-                        bucket_key_enabled=True,
-                    )
-                ],
-                opts=child,
-            )
+        # CloudFront standard logs cannot be written with SSE-KMS: both buckets use SSE-S3.
+        lock_down(f"{name}-logs", logs.id, child, versioned=False)
+        lock_down(f"{name}-site", site.id, child)
         # CloudFront standard logging writes through an ACL grant, which needs ACLs enabled.
         aws.s3.BucketOwnershipControls(
             f"{name}-logs-ownership",
@@ -85,12 +68,6 @@ class FrontendBucket(pulumi.ComponentResource):
             f"{name}-site-ownership",
             bucket=site.id,
             rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-site-versioning",
-            bucket=site.id,
-            versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=child,
         )
         rule = s3.BucketLifecycleConfigurationRuleArgs

@@ -269,6 +269,7 @@ class LogStack(pulumi.ComponentResource):
     ) -> tuple[pulumi.Output[str], pulumi.Resource]:
         import pulumi_aws as aws
 
+        from components.buckets import lock_down
         from components.iam import customer_key, key_policy, pod_identity_trust_policy
 
         child = pulumi.ResourceOptions(parent=self)
@@ -285,36 +286,7 @@ class LogStack(pulumi.ComponentResource):
             force_destroy=False,
             opts=stateful,
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-logs",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-logs",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=(
-                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                        )
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-logs",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
+        lock_down(f"{name}-logs", bucket.id, child, kms_key_arn=key.arn)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-logs",
             bucket=bucket.id,

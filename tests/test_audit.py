@@ -79,15 +79,19 @@ def test_trail_check_catches_a_single_region_trail() -> None:
 def test_trail_bucket_is_private_versioned_encrypted_and_expires_per_config(stack: str) -> None:
     synthesis = synthesized(stack)
     config = validate(stack_values(stack))
-    block = _named(synthesis, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "audit-bucket").inputs
+    block = _named(
+        synthesis, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "audit-bucket-public-access"
+    ).inputs
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls"))
     assert block["restrictPublicBuckets"] is True
-    versioning = _named(synthesis, "aws:s3/bucketVersioning:BucketVersioning", "audit-bucket").inputs
+    versioning = _named(
+        synthesis, "aws:s3/bucketVersioning:BucketVersioning", "audit-bucket-versioning"
+    ).inputs
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
     sse = _named(
         synthesis,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "audit-bucket",
+        "audit-bucket-encryption",
     ).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
     assert sse["sseAlgorithm"] == "aws:kms" and sse["kmsMasterKeyId"].startswith("arn:aws:kms:")
     lifecycle = _named(
