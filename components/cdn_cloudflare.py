@@ -9,13 +9,15 @@
   security headers, the managed WAF rulesets, and a per-IP rate limit.
 - The bucket admits only Cloudflare's published ranges (see `edge_render.CLOUDFLARE_IPV4`).
 
-`pulumi_cloudflare` is imported here only, so stacks without Cloudflare never pay for it.
+Resources are registered by type token through `components.cloudflare` (no `pulumi_cloudflare`
+import: it would cost ~2.5 s per run); every input here uses the wire (camelCase) names.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -67,6 +69,135 @@ ZONE_SETTINGS: dict[str, object] = {
 """Zone settings by id: full-strict TLS to origins, TLS 1.2+, HTTPS only, HSTS, authenticated origin pulls."""
 
 
+Rule = dict[str, Any]
+"""One Cloudflare ruleset rule in wire form (camelCase keys)."""
+
+
+def cloudflare_rulesets(
+    settings: EdgeSettings, app: str, api: str, origin_host: object
+) -> list[tuple[str, str, list[Rule]]]:
+    """(phase, description, rules) of every zone ruleset; ``origin_host`` is the bucket endpoint.
+
+    Pure: ``origin_host`` may be a value not known yet (an output), it is only placed in the rules.
+    """
+    index_path, asset_path = cloudflare_release_rewrite(settings.releases.active)
+    headers = SecurityHeaders(settings.content_security_policy).as_headers()
+    headers.pop("Strict-Transport-Security")  # the zone's security_header setting sends it
+    waf = settings.waf
+    block = waf.mode == "block"
+    managed_parameters: dict[str, Any] = {} if block else {"overrides": {"action": "log"}}
+    return [
+        (
+            "http_request_transform",
+            "Serve the active release: SPA routes get its index.html, files its copy",
+            [
+                {
+                    "ref": "release_routes",
+                    "description": "SPA routes to the active release's index.html",
+                    "expression": cloudflare_is_route(app),
+                    "action": "rewrite",
+                    "actionParameters": {"uri": {"path": {"value": index_path}}},
+                },
+                {
+                    "ref": "release_files",
+                    "description": "Files from the active release's directory",
+                    "expression": cloudflare_is_asset(app),
+                    "action": "rewrite",
+                    "actionParameters": {"uri": {"path": {"expression": asset_path}}},
+                },
+            ],
+        ),
+        (
+            "http_request_origin",
+            "The frontend's origin is the bucket's regional endpoint",
+            [
+                {
+                    "ref": "frontend_bucket",
+                    "description": "Host header and SNI of the bucket endpoint",
+                    "expression": cloudflare_host_expression(app),
+                    "action": "route",
+                    "actionParameters": {"hostHeader": origin_host, "sni": {"value": origin_host}},
+                }
+            ],
+        ),
+        (
+            "http_request_cache_settings",
+            "Hashed assets for a year; index.html, routes and the API never",
+            [
+                {
+                    "ref": "no_cache",
+                    "description": "Never cache the entry document, SPA routes or the API",
+                    "expression": f"{cloudflare_is_route(app)} or {cloudflare_host_expression(api)}",
+                    "action": "set_cache_settings",
+                    "actionParameters": {"cache": False},
+                },
+                {
+                    "ref": "hashed_assets",
+                    "description": "Content-hashed build output is immutable",
+                    "expression": f"{cloudflare_host_expression(app)} and {ASSETS_EXPRESSION}",
+                    "action": "set_cache_settings",
+                    "actionParameters": {
+                        "cache": True,
+                        "edgeTtl": {"mode": "override_origin", "default": ASSET_TTL},
+                    },
+                },
+            ],
+        ),
+        (
+            "http_response_headers_transform",
+            "Security headers on every frontend response",
+            [
+                {
+                    "ref": "security_headers",
+                    "description": "nosniff, frame denial, referrer policy and the CSP",
+                    "expression": cloudflare_host_expression(app),
+                    "action": "rewrite",
+                    "actionParameters": {
+                        "headers": {
+                            header: {"operation": "set", "value": value} for header, value in headers.items()
+                        }
+                    },
+                }
+            ],
+        ),
+        (
+            "http_request_firewall_managed",
+            f"Cloudflare managed and OWASP core rulesets ({waf.mode})",
+            [
+                {
+                    "ref": ref,
+                    "description": description,
+                    "expression": "true",
+                    "action": "execute",
+                    "actionParameters": {"id": ruleset_id, **managed_parameters},
+                }
+                for ref, ruleset_id, description in (
+                    ("cloudflare_managed", CLOUDFLARE_MANAGED_RULESET, "Cloudflare Managed Ruleset"),
+                    ("owasp_core", CLOUDFLARE_OWASP_RULESET, "Cloudflare OWASP Core Ruleset"),
+                )
+            ],
+        ),
+        (
+            "http_ratelimit",
+            "Per-IP rate limit on the frontend and the API",
+            [
+                {
+                    "ref": "rate_limit_per_ip",
+                    "description": f"{waf.rate_limit} requests per {waf.rate_window_seconds}s per IP",
+                    "expression": f"{cloudflare_host_expression(app)} or {cloudflare_host_expression(api)}",
+                    "action": "block" if block else "log",
+                    "ratelimit": {
+                        "characteristics": ["ip.src", "cf.colo.id"],
+                        "period": waf.rate_window_seconds,
+                        "requestsPerPeriod": waf.rate_limit,
+                        "mitigationTimeout": waf.rate_window_seconds,
+                    },
+                }
+            ],
+        ),
+    ]
+
+
 class CloudflareCdn(pulumi.ComponentResource):
     """Zone settings, proxied records and the rulesets of the stack's Cloudflare zone."""
 
@@ -78,21 +209,19 @@ class CloudflareCdn(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:edge:CloudflareCdn", name, None, opts)
         import pulumi_aws as aws
-        import pulumi_cloudflare as cloudflare
-        from pulumi_cloudflare import _inputs as cf
+
+        from components.cloudflare import RULESET, ZONE_SETTING, cloudflare_resource
 
         child = pulumi.ResourceOptions(parent=self)
         zone_id = args.zone.zone_id
-        settings = args.settings
         app, api = args.app_hostname, args.api_hostname
 
         for setting_id, value in ZONE_SETTINGS.items():
-            cloudflare.ZoneSetting(
+            cloudflare_resource(
+                ZONE_SETTING,
                 f"{name}-{setting_id.replace('_', '-')}",
-                zone_id=zone_id,
-                setting_id=setting_id,
-                value=value,
-                opts=child,
+                {"zoneId": zone_id, "settingId": setting_id, "value": value},
+                child,
             )
         add_record(
             f"{name}-app", args.zone, app, "CNAME", args.bucket_regional_domain_name, proxied=True, opts=child
@@ -102,148 +231,22 @@ class CloudflareCdn(pulumi.ComponentResource):
                 f"{name}-api", args.zone, api, "CNAME", args.api_origin_hostname, proxied=True, opts=child
             )
 
-        def ruleset(phase: str, description: str, rules: list[cf.RulesetRuleArgs]) -> None:
-            cloudflare.Ruleset(
-                f"{name}-{phase.replace('_', '-')}",
-                zone_id=zone_id,
-                kind="zone",
-                phase=phase,
-                name=f"{phase} for {app}",
-                description=description,
-                rules=rules,
-                opts=child,
-            )
-
-        params = cf.RulesetRuleActionParametersArgs
-        index_path, asset_path = cloudflare_release_rewrite(settings.releases.active)
-        self.release_rule_expression = asset_path
-        ruleset(
-            "http_request_transform",
-            "Serve the active release: SPA routes get its index.html, files its copy",
-            [
-                cf.RulesetRuleArgs(
-                    ref="release_routes",
-                    description="SPA routes to the active release's index.html",
-                    expression=cloudflare_is_route(app),
-                    action="rewrite",
-                    action_parameters=params(
-                        uri=cf.RulesetRuleActionParametersUriArgs(
-                            path=cf.RulesetRuleActionParametersUriPathArgs(value=index_path)
-                        )
-                    ),
-                ),
-                cf.RulesetRuleArgs(
-                    ref="release_files",
-                    description="Files from the active release's directory",
-                    expression=cloudflare_is_asset(app),
-                    action="rewrite",
-                    action_parameters=params(
-                        uri=cf.RulesetRuleActionParametersUriArgs(
-                            path=cf.RulesetRuleActionParametersUriPathArgs(expression=asset_path)
-                        )
-                    ),
-                ),
-            ],
-        )
+        _, self.release_rule_expression = cloudflare_release_rewrite(args.settings.releases.active)
         bucket_host = pulumi.Output.from_input(args.bucket_regional_domain_name)
-        ruleset(
-            "http_request_origin",
-            "The frontend's origin is the bucket's regional endpoint",
-            [
-                cf.RulesetRuleArgs(
-                    ref="frontend_bucket",
-                    description="Host header and SNI of the bucket endpoint",
-                    expression=cloudflare_host_expression(app),
-                    action="route",
-                    action_parameters=params(
-                        host_header=bucket_host, sni=cf.RulesetRuleActionParametersSniArgs(value=bucket_host)
-                    ),
-                )
-            ],
-        )
-        ruleset(
-            "http_request_cache_settings",
-            "Hashed assets for a year; index.html, routes and the API never",
-            [
-                cf.RulesetRuleArgs(
-                    ref="no_cache",
-                    description="Never cache the entry document, SPA routes or the API",
-                    expression=f"{cloudflare_is_route(app)} or {cloudflare_host_expression(api)}",
-                    action="set_cache_settings",
-                    action_parameters=params(cache=False),
-                ),
-                cf.RulesetRuleArgs(
-                    ref="hashed_assets",
-                    description="Content-hashed build output is immutable",
-                    expression=f"{cloudflare_host_expression(app)} and {ASSETS_EXPRESSION}",
-                    action="set_cache_settings",
-                    action_parameters=params(
-                        cache=True,
-                        edge_ttl=cf.RulesetRuleActionParametersEdgeTtlArgs(
-                            mode="override_origin", default=ASSET_TTL
-                        ),
-                    ),
-                ),
-            ],
-        )
-        headers = SecurityHeaders(settings.content_security_policy).as_headers()
-        headers.pop("Strict-Transport-Security")  # the zone's security_header setting sends it
-        ruleset(
-            "http_response_headers_transform",
-            "Security headers on every frontend response",
-            [
-                cf.RulesetRuleArgs(
-                    ref="security_headers",
-                    description="nosniff, frame denial, referrer policy and the CSP",
-                    expression=cloudflare_host_expression(app),
-                    action="rewrite",
-                    action_parameters=params(
-                        headers={
-                            header: cf.RulesetRuleActionParametersHeadersArgs(operation="set", value=value)
-                            for header, value in headers.items()
-                        }
-                    ),
-                )
-            ],
-        )
-        waf = settings.waf
-        block = waf.mode == "block"
-        overrides = None if block else cf.RulesetRuleActionParametersOverridesArgs(action="log")
-        ruleset(
-            "http_request_firewall_managed",
-            f"Cloudflare managed and OWASP core rulesets ({settings.waf.mode})",
-            [
-                cf.RulesetRuleArgs(
-                    ref=ref,
-                    description=description,
-                    expression="true",
-                    action="execute",
-                    action_parameters=params(id=ruleset_id, overrides=overrides),
-                )
-                for ref, ruleset_id, description in (
-                    ("cloudflare_managed", CLOUDFLARE_MANAGED_RULESET, "Cloudflare Managed Ruleset"),
-                    ("owasp_core", CLOUDFLARE_OWASP_RULESET, "Cloudflare OWASP Core Ruleset"),
-                )
-            ],
-        )
-        ruleset(
-            "http_ratelimit",
-            "Per-IP rate limit on the frontend and the API",
-            [
-                cf.RulesetRuleArgs(
-                    ref="rate_limit_per_ip",
-                    description=f"{waf.rate_limit} requests per {waf.rate_window_seconds}s per IP",
-                    expression=f"{cloudflare_host_expression(app)} or {cloudflare_host_expression(api)}",
-                    action="block" if block else "log",
-                    ratelimit=cf.RulesetRuleRatelimitArgs(
-                        characteristics=["ip.src", "cf.colo.id"],
-                        period=settings.waf.rate_window_seconds,
-                        requests_per_period=settings.waf.rate_limit,
-                        mitigation_timeout=settings.waf.rate_window_seconds,
-                    ),
-                )
-            ],
-        )
+        for phase, description, rules in cloudflare_rulesets(args.settings, app, api, bucket_host):
+            cloudflare_resource(
+                RULESET,
+                f"{name}-{phase.replace('_', '-')}",
+                {
+                    "zoneId": zone_id,
+                    "kind": "zone",
+                    "phase": phase,
+                    "name": f"{phase} for {app}",
+                    "description": description,
+                    "rules": rules,
+                },
+                child,
+            )
         aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=args.bucket_name,

@@ -41,19 +41,22 @@ def add_record(
     """One record in ``zone``: a value, a CloudFront alias (Route53) or a proxied record (Cloudflare)."""
     strip = lambda v: pulumi.Output.from_input(v).apply(lambda s: s.rstrip("."))  # noqa: E731
     if zone.provider == "cloudflare":
-        import pulumi_cloudflare as cloudflare
+        from components.cloudflare import DNS_RECORD, cloudflare_resource
 
         content = value if value is not None else alias_target
         assert content is not None, "a Cloudflare record needs a value"
-        return cloudflare.DnsRecord(
+        return cloudflare_resource(
+            DNS_RECORD,
             name,
-            zone_id=zone.zone_id,
-            name=strip(host),
-            type="CNAME" if type_ in ("A", "AAAA") and alias_target is not None else type_,
-            content=strip(content),
-            proxied=proxied,
-            ttl=1 if proxied else 300,  # 1 = automatic, required for proxied records
-            opts=opts,
+            {
+                "zoneId": zone.zone_id,
+                "name": strip(host),
+                "type": "CNAME" if type_ in ("A", "AAAA") and alias_target is not None else type_,
+                "content": strip(content),
+                "proxied": proxied,
+                "ttl": 1 if proxied else 300,  # 1 = automatic, required for proxied records
+            },
+            opts,
         )
     import pulumi_aws as aws
 
@@ -74,6 +77,13 @@ def add_record(
     return aws.route53.Record(
         name, zone_id=zone.zone_id, name=host, type=type_, ttl=300, records=[value], opts=opts
     )
+
+
+def _given(value: str | None, what: str) -> str:
+    """ACM always sets a DNS validation option's record; a missing one is a provider bug."""
+    if value is None:
+        raise ValueError(f"ACM returned a DNS validation option without {what}")
+    return value
 
 
 def validated_certificate(
@@ -102,9 +112,9 @@ def validated_certificate(
     record = add_record(
         f"{name}-certificate-validation",
         zone,
-        option.apply(lambda o: o.resource_record_name),
+        option.apply(lambda o: _given(o.resource_record_name, "resource_record_name")),
         "CNAME",
-        option.apply(lambda o: o.resource_record_value),
+        option.apply(lambda o: _given(o.resource_record_value, "resource_record_value")),
         opts=opts,
     )
     fqdn = record.fqdn if isinstance(record, aws.route53.Record) else record.name  # type: ignore[attr-defined]

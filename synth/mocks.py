@@ -52,6 +52,9 @@ _EDGE_MODULES = (
     "aws:cognito/",
 )
 
+# A fixed timestamp keeps Cloudflare's `createdOn`/`modifiedOn` outputs deterministic.
+_CLOUDFLARE_TIME = "2026-01-01T00:00:00Z"
+
 # The ARN service segment of a type's module, where it differs from the module name.
 _ARN_SERVICE = {"cloudwatch": "logs", "elasticache": "elasticache", "rds": "rds", "s3": "s3"}
 
@@ -78,7 +81,7 @@ class PlatformMocks(Mocks):
         if typ.startswith(_EDGE_MODULES):
             return self._edge(typ, name, inputs, args.provider or "")
         if typ.startswith("cloudflare:"):
-            return stable_hex(typ, name, length=32), {**inputs, "id": stable_hex(typ, name, length=32)}
+            return self._cloudflare(typ, name, inputs)
         if typ.startswith("aws:"):
             return self._aws(typ, name, inputs)
         if typ.startswith("random:"):
@@ -120,6 +123,8 @@ class PlatformMocks(Mocks):
         physical = given if isinstance(given, str) else f"{name}-{stable_hex(typ, name, length=7)}"
         rid = _ID_PREFIX.get(typ, "") + stable_hex(typ, name) if typ in _ID_PREFIX else physical
         out: dict[str, Any] = {**inputs, "arn": self._arn(typ, physical), "tagsAll": inputs.get("tags", {})}
+        # pulumi-aws 7's per-resource `region` (e.g. us-east-1 for CloudFront's alarm) overrides the stack's.
+        region = inputs.get("region") or self.region
         if typ == "aws:eks/cluster:Cluster":
             host = stable_hex(typ, name, length=32).upper()
             out.update(
@@ -137,7 +142,7 @@ class PlatformMocks(Mocks):
             )
         elif typ == "aws:kms/key:Key":
             rid = stable_hex(typ, name, length=32)
-            out.update(keyId=rid, arn=f"arn:aws:kms:{self.region}:{self.account}:key/{rid}")
+            out.update(keyId=rid, arn=f"arn:aws:kms:{region}:{self.account}:key/{rid}")
         elif typ == "aws:iam/role:Role":
             out.update(arn=f"arn:aws:iam::{self.account}:role/{physical}", name=physical)
         elif typ == "aws:iam/policy:Policy":
@@ -173,7 +178,7 @@ class PlatformMocks(Mocks):
                 arn=f"arn:aws:logs:{self.region}:{self.account}:log-group:{inputs.get('name', physical)}"
             )
         elif typ == "aws:sns/topic:Topic":
-            rid = f"arn:aws:sns:{self.region}:{self.account}:{physical}"
+            rid = f"arn:aws:sns:{region}:{self.account}:{physical}"
             out.update(arn=rid, name=physical)
         elif typ == "aws:cloudtrail/trail:Trail":
             out.update(arn=f"arn:aws:cloudtrail:{self.region}:{self.account}:trail/{physical}")
@@ -183,7 +188,7 @@ class PlatformMocks(Mocks):
                 arn=f"arn:aws:guardduty:{self.region}:{self.account}:detector/{rid}", accountId=self.account
             )
         elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
-            out.update(arn=f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{physical}")
+            out.update(arn=f"arn:aws:cloudwatch:{region}:{self.account}:alarm:{physical}")
         return rid, out
 
     def _edge(self, typ: str, name: str, inputs: dict[str, Any], provider: str) -> tuple[str, dict[str, Any]]:
@@ -275,6 +280,25 @@ class PlatformMocks(Mocks):
         digits = int(stable_hex(name, "alb", length=8), 16) % 10**10
         load_balancer = f"k8s-{namespace}-{name[:8]}-{stable_hex(name, length=10)}-{digits}"
         return f"{load_balancer}.{self.region}.elb.amazonaws.com"
+
+    @staticmethod
+    def _cloudflare(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Cloudflare's 32-hex ids (a zone setting's id is its name) and what it reports back."""
+        rid = stable_hex(typ, name, length=32)
+        out: dict[str, Any] = {**inputs}
+        if typ == "cloudflare:index/zoneSetting:ZoneSetting":
+            rid = str(inputs.get("settingId"))
+            out.update(editable=True, modifiedOn=_CLOUDFLARE_TIME, timeRemaining=0)
+        elif typ == "cloudflare:index/dnsRecord:DnsRecord":
+            out.update(
+                createdOn=_CLOUDFLARE_TIME,
+                modifiedOn=_CLOUDFLARE_TIME,
+                proxiable=inputs.get("type") in ("A", "AAAA", "CNAME"),
+                meta="{}",
+            )
+        elif typ == "cloudflare:index/ruleset:Ruleset":
+            out.update(version="1", lastUpdated=_CLOUDFLARE_TIME)
+        return rid, {**out, "id": rid}
 
     def _random(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         length = int(inputs.get("length", 32))

@@ -284,6 +284,24 @@ def test_cloudflare_blocks_in_uat_with_a_per_ip_rate_limit() -> None:
     assert len(managed) == 2 and all("overrides" not in r["actionParameters"] for r in managed)
 
 
+@pytest.mark.parametrize(("mode", "action", "overrides"), [("block", "block", None), ("count", "log", "log")])
+def test_cloudflare_waf_mode_decides_whether_rules_block_or_log(
+    mode: str, action: str, overrides: str | None
+) -> None:
+    from components.cdn_cloudflare import cloudflare_rulesets
+    from components.edge_settings import EdgeSettings
+
+    values = stack_values("uat")["edge"]
+    settings = EdgeSettings.model_validate({**values, "waf": {**values["waf"], "mode": mode}})
+    rules = {phase: rules for phase, _, rules in cloudflare_rulesets(settings, "a.test", "api.a.test", "o")}
+    assert [r["action"] for r in rules["http_ratelimit"]] == [action]
+    managed = [
+        r["actionParameters"].get("overrides", {}).get("action")
+        for r in rules["http_request_firewall_managed"]
+    ]
+    assert managed == [overrides, overrides]
+
+
 # -- DNS and certificates ------------------------------------------------------------------------
 
 
