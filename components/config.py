@@ -25,7 +25,7 @@ from components.api_manifests import ApiSettings, environment_problem
 from components.database_settings import AuroraSettings, DatabaseSettings, check_database
 from components.edge_settings import AWS_WAF_MIN_RATE_LIMIT, DomainSettings, EdgeSettings
 from components.model import Model
-from components.observability_settings import ObservabilitySettings, check_alerting_secrets
+from components.observability_settings import ObservabilitySettings, check_alerting_secrets, grafana_host
 from components.pgbouncer_config import (
     POSTGRES_DEFAULT_MAX_CONNECTIONS,
     PgBouncerSettings,
@@ -444,12 +444,38 @@ class StackConfig(Model):
                     f"Loki keeps logs on a volume on a local cluster: it runs 1 replica, got "
                     f"{obs.logging.replicas} (more need S3: cloud.provider `aws`)",
                 )
-        elif obs.grafana.host is not None:
+        else:
+            self._check_grafana_host()
+        return self
+
+    def _check_grafana_host(self) -> None:
+        """AWS stacks: Grafana's ALB host needs a zone for its certificate and record, and must lie in it."""
+        host = self.observability.grafana.host
+        domain = self.domain
+        dns = domain.dns if domain is not None else None
+        if domain is None or dns is None:
+            if host is not None:
+                raise _at(
+                    "observability.grafana.host",
+                    f"{host!r}: Grafana's ingress on AWS needs domain.dns for its ACM certificate and DNS "
+                    "record; omit host (Grafana then stays internal, reached with `kubectl port-forward`)",
+                )
+            return
+        effective = grafana_host(self.observability.grafana, domain.name)
+        zone = dns.zone_name or domain.name
+        if not effective.endswith(f".{zone}"):
             raise _at(
                 "observability.grafana.host",
-                "Grafana stays internal on AWS stacks (reach it with `kubectl port-forward`); omit host",
+                f"{effective!r} is not inside {zone!r}, where its certificate is validated and its record "
+                f"written; use a name under it, e.g. `grafana.{domain.name}`",
             )
-        return self
+        taken = {domain.app_hostname: "the frontend", domain.api_hostname: "the API"}
+        if effective in taken:
+            raise _at(
+                "observability.grafana.host",
+                f"{effective!r} is already {taken[effective]}'s host name; pick another, e.g. "
+                f"`grafana.{domain.name}`",
+            )
 
     @model_validator(mode="after")
     def _check_api(self) -> StackConfig:

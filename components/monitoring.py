@@ -12,6 +12,11 @@ Creates, in the monitoring namespace:
   SMTP password from a file of a Secret (keyed by receiver name) that Alertmanager mounts under
   ``/etc/alertmanager/secrets/`` (``alertmanagerSpec.secrets``), so no secret reaches Helm;
 - Grafana's admin login: a generated password in a Secret the chart reads (``admin.existingSecret``);
+- Grafana's ingress with TLS: on a local cluster the chart's own (``grafana.ingress``, a cert-manager
+  issuer); on AWS stacks an Ingress of its own (:func:`render_grafana_alb_ingress`) for an *internal*
+  ALB, HTTPS only, with an ACM certificate for its host validated through the stack's DNS zone and a
+  DNS record for the host pointing at the ALB. It is rendered apart from the chart because the
+  record needs the Ingress' status (the ALB's DNS name), which a Helm release does not expose;
 - the platform's PrometheusRule (:func:`render_prometheus_rule`), its dashboards in one ConfigMap
   the Grafana sidecar loads (label ``grafana_dashboard: "1"``), and a ServiceMonitor or PodMonitor
   per :class:`ScrapeTarget` the other tiers handed over;
@@ -36,6 +41,7 @@ from components import charts
 from components.alert_rules import render_prometheus_rule
 from components.alertmanager_config import render_alertmanager_config
 from components.dashboards import render_dashboards
+from components.dns import DnsZone
 from components.endpoints import ScrapeTarget
 from components.kube import apply
 from components.observability_settings import ObservabilitySettings
@@ -66,6 +72,14 @@ CLOUDWATCH_READ_ACTIONS = (
 and dimension values by tag (Grafana's metrics-only policy; no Logs Insights, no EC2 variables)."""
 DASHBOARD_LABEL = "grafana_dashboard"
 RULE_NAME = "platform-alerts"
+GRAFANA_SERVICE = f"{RELEASE}-grafana"
+GRAFANA_SERVICE_PORT = 80
+"""The chart's Grafana Service and port (it forwards to the pod's 3000)."""
+GRAFANA_HEALTH_PATH = "/api/health"
+"""Grafana's unauthenticated health endpoint: 200 once its database answers."""
+GRAFANA_ALB_INGRESS = "grafana"
+ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+"""TLS 1.3 and 1.2 only, the same policy as the API's load balancer."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,16 @@ class GrafanaIngress:
     host: str
     ingress_class: str
     cluster_issuer: str
+
+
+@dataclass(frozen=True)
+class GrafanaAlb:
+    """AWS stacks: Grafana at ``host`` behind an internal ALB, its certificate validated in ``zone``."""
+
+    host: str
+    zone: DnsZone
+    deletion_protection: bool
+    """The ALB's deletion protection (``config.rules``)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,7 +138,9 @@ def _grafana_values(
     storage_class: str,
     ingress: GrafanaIngress | None,
     loki_url: str | None,
+    *,
     cloudwatch_region: str | None = None,
+    alb_host: str | None = None,
 ) -> dict[str, Any]:
     grafana: dict[str, Any] = {
         "serviceAccount": {"create": True, "name": GRAFANA_SERVICE_ACCOUNT},
@@ -159,7 +185,10 @@ def _grafana_values(
             "path": "/",
             "tls": [{"secretName": "grafana-tls", "hosts": [ingress.host]}],
         }
-        grafana["grafana.ini"] = {"server": {"root_url": f"https://{ingress.host}"}}
+    host = ingress.host if ingress is not None else alb_host
+    if host is not None:
+        # Links in alerts and OAuth redirects use the URL users reach Grafana at.
+        grafana["grafana.ini"] = {"server": {"root_url": f"https://{host}"}}
     return grafana
 
 
@@ -170,8 +199,15 @@ def kube_prometheus_values(
     ingress: GrafanaIngress | None = None,
     loki_url: str | None = None,
     cloudwatch_region: str | None = None,
+    alb_host: str | None = None,
 ) -> dict[str, Any]:
-    """Values of the kube-prometheus-stack chart; ``cloudwatch_region`` adds the CloudWatch datasource."""
+    """Values of the kube-prometheus-stack chart.
+
+    ``cloudwatch_region`` adds the CloudWatch datasource; ``alb_host`` is Grafana's host behind the
+    ALB Ingress rendered apart (:func:`render_grafana_alb_ingress`), for its ``root_url``.
+    """
+    if ingress is not None and alb_host is not None:
+        raise ValueError("Grafana has one ingress: the chart's (local) or the ALB's (AWS), not both")
     prometheus, alertmanager = settings.prometheus, settings.alertmanager
     # Prometheus stops at the size limit before the volume fills (its WAL and compaction need room).
     retention_size_gb = max(1, int(prometheus.storage_gib * 0.85))
@@ -205,7 +241,14 @@ def kube_prometheus_values(
             "alertmanagerSpec": alertmanager_spec,
             "podDisruptionBudget": {"enabled": alertmanager.replicas > 1, "minAvailable": 1},
         },
-        "grafana": _grafana_values(settings, storage_class, ingress, loki_url, cloudwatch_region),
+        "grafana": _grafana_values(
+            settings,
+            storage_class,
+            ingress,
+            loki_url,
+            cloudwatch_region=cloudwatch_region,
+            alb_host=alb_host,
+        ),
     }
 
 
@@ -240,6 +283,55 @@ def render_grafana_admin_secret(namespace: str, password: pulumi.Input[str]) -> 
         "type": "Opaque",
         "stringData": {"admin-user": GRAFANA_ADMIN_USER, "admin-password": password},
     }
+
+
+def render_grafana_alb_ingress(
+    namespace: str, host: str, certificate_arn: pulumi.Input[str], *, deletion_protection: bool
+) -> dict[str, Any]:
+    """Grafana's Ingress for the AWS Load Balancer Controller: an internal ALB, HTTPS on 443 only.
+
+    ``internal`` puts the ALB in the private subnets with private addresses only: Grafana answers
+    inside the VPC and over whatever reaches it (VPN, peering), never from the internet. With no
+    port 80 listener there is no plaintext path to redirect. Targets are Grafana's pod IPs, checked
+    on ``/api/health``.
+    """
+    prefix = "alb.ingress.kubernetes.io"
+    annotations: dict[str, Any] = {
+        f"{prefix}/scheme": "internal",
+        f"{prefix}/target-type": "ip",
+        f"{prefix}/listen-ports": '[{"HTTPS": 443}]',
+        f"{prefix}/certificate-arn": certificate_arn,
+        f"{prefix}/ssl-policy": ALB_SSL_POLICY,
+        f"{prefix}/backend-protocol": "HTTP",
+        f"{prefix}/healthcheck-path": GRAFANA_HEALTH_PATH,
+        f"{prefix}/success-codes": "200",
+        f"{prefix}/load-balancer-attributes": (
+            f"deletion_protection.enabled={str(deletion_protection).lower()}"
+        ),
+    }
+    backend = {"service": {"name": GRAFANA_SERVICE, "port": {"number": GRAFANA_SERVICE_PORT}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": GRAFANA_ALB_INGRESS,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": "grafana"},
+            "annotations": annotations,
+        },
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+            ],
+        },
+    }
+
+
+def load_balancer_hostname(status: Any) -> str:
+    """The load balancer's DNS name from an Ingress status (empty until the controller sets it)."""
+    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or [{}]
+    return str(ingress[0].get("hostname") or ingress[0].get("ip") or "")
 
 
 def render_dashboards_configmap(namespace: str) -> dict[str, Any]:
@@ -328,6 +420,9 @@ class MonitoringArgs:
     storage_class: str
     scrape_targets: tuple[ScrapeTarget, ...]
     grafana_ingress: GrafanaIngress | None = None
+    """Local clusters: the chart's ingress (nginx, cert-manager)."""
+    grafana_alb: GrafanaAlb | None = None
+    """AWS stacks: an internal ALB with an ACM certificate and a DNS record for the host."""
     loki_url: str | None = None
     """Loki's query URL, added to Grafana as a datasource."""
     cloudwatch: CloudWatchAccess | None = None
@@ -391,6 +486,7 @@ class Monitoring(pulumi.ComponentResource):
                 ingress=args.grafana_ingress,
                 loki_url=args.loki_url,
                 cloudwatch_region=args.cloudwatch.region if args.cloudwatch is not None else None,
+                alb_host=args.grafana_alb.host if args.grafana_alb is not None else None,
             ),
             atomic=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
@@ -406,14 +502,18 @@ class Monitoring(pulumi.ComponentResource):
             meta = monitor["metadata"]
             apply(f"{name}-{monitor['kind'].lower()}-{meta['namespace']}-{meta['name']}", monitor, after_crds)
 
+        if args.grafana_alb is not None:
+            self._grafana_alb(name, ns, args.grafana_alb, release)
+
         service = f"{RELEASE}-{{}}.{ns}.svc.cluster.local"
         self.prometheus_url = f"http://{service.format('prometheus')}:9090"
         self.alertmanager_url = f"http://{service.format('alertmanager')}:9093"
-        self.grafana_url = (
-            f"https://{args.grafana_ingress.host}"
-            if args.grafana_ingress is not None
-            else f"http://{RELEASE}-grafana.{ns}.svc.cluster.local"
-        )
+        if args.grafana_ingress is not None:
+            self.grafana_url = f"https://{args.grafana_ingress.host}"
+        elif args.grafana_alb is not None:
+            self.grafana_url = f"https://{args.grafana_alb.host}"
+        else:
+            self.grafana_url = f"http://{GRAFANA_SERVICE}.{ns}.svc.cluster.local"
         self.register_outputs(
             {
                 "grafana_admin_password": self.grafana_admin_password,
@@ -421,6 +521,29 @@ class Monitoring(pulumi.ComponentResource):
                 "alertmanager_url": self.alertmanager_url,
                 "prometheus_url": self.prometheus_url,
             }
+        )
+
+    def _grafana_alb(self, name: str, namespace: str, alb: GrafanaAlb, release: pulumi.Resource) -> None:
+        """The ACM certificate, the internal ALB's Ingress and the host's record pointing at the ALB."""
+        from components.dns import add_record, validated_certificate
+
+        child = pulumi.ResourceOptions(parent=self)
+        certificate_arn = validated_certificate(f"{name}-grafana", alb.zone, alb.host, child)
+        ingress = apply(
+            f"{name}-grafana-ingress",
+            render_grafana_alb_ingress(
+                namespace, alb.host, certificate_arn, deletion_protection=alb.deletion_protection
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[release]),
+        )
+        # Not proxied (Cloudflare) or aliased: the name resolves to the ALB's private addresses.
+        add_record(
+            f"{name}-grafana-record",
+            alb.zone,
+            alb.host,
+            "CNAME",
+            ingress.status.apply(load_balancer_hostname),
+            opts=child,
         )
 
     def _cloudwatch_role(self, name: str, namespace: str, access: CloudWatchAccess) -> pulumi.Resource:

@@ -71,10 +71,15 @@ class GrafanaSettings(Model):
 
     host: Hostname | None = Field(
         default=None,
-        description="Host name of Grafana's TLS ingress (local clusters only; on AWS Grafana stays internal, "
-        "reached with `kubectl port-forward`).",
+        description="Host name of Grafana's TLS ingress. Local clusters: no ingress when unset. AWS stacks "
+        "with domain.dns: an internal ALB (VPC only) at this host, `grafana.<domain.name>` when unset.",
     )
     storage_gib: int = Field(default=5, ge=1, le=100, description="Volume for Grafana's own database, GiB.")
+
+
+def grafana_host(grafana: GrafanaSettings, domain_name: str) -> str:
+    """Grafana's host on an AWS stack: ``grafana.host``, or ``grafana.<domain.name>`` when unset."""
+    return grafana.host or f"grafana.{domain_name}"
 
 
 class LoggingSettings(Model):

@@ -371,7 +371,14 @@ class Platform(pulumi.ComponentResource):
         """kube-prometheus-stack (metrics, alerts, dashboards) and Loki with a node log collector."""
         from components.database_settings import CloudNativePgSettings
         from components.log_stack import AwsLogStorage, LogStack, LogStackArgs
-        from components.monitoring import CloudWatchAccess, GrafanaIngress, Monitoring, MonitoringArgs
+        from components.monitoring import (
+            CloudWatchAccess,
+            GrafanaAlb,
+            GrafanaIngress,
+            Monitoring,
+            MonitoringArgs,
+        )
+        from components.observability_settings import grafana_host
 
         namespace = "platform-monitoring"
         settings = config.observability
@@ -421,6 +428,14 @@ class Platform(pulumi.ComponentResource):
         ingress = None
         if local and settings.grafana.host is not None and issuer is not None:
             ingress = GrafanaIngress(settings.grafana.host, cloud.ingress_class, issuer)  # type: ignore[union-attr]
+        alb = None
+        if isinstance(cloud, AwsCloud) and config.domain is not None and self.dns_zone is not None:
+            # An internal ALB: Grafana answers inside the VPC (and over VPN), with an ACM certificate.
+            alb = GrafanaAlb(
+                host=grafana_host(settings.grafana, config.domain.name),
+                zone=self.dns_zone,
+                deletion_protection=config.rules.deletion_protection,
+            )
         monitoring = Monitoring(
             "monitoring",
             MonitoringArgs(
@@ -429,6 +444,7 @@ class Platform(pulumi.ComponentResource):
                 storage_class=storage_class,
                 scrape_targets=tuple(self.scrape_targets),
                 grafana_ingress=ingress,
+                grafana_alb=alb,
                 loki_url=loki_url,
                 # The edge dashboard's CloudWatch panels (AWS stacks).
                 cloudwatch=CloudWatchAccess(cloud.region, self.cluster.cluster_name)

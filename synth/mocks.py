@@ -279,6 +279,9 @@ class PlatformMocks(Mocks):
         namespace = (inputs.get("metadata") or {}).get("namespace", "default").replace("-", "")[:8]
         digits = int(stable_hex(name, "alb", length=8), 16) % 10**10
         load_balancer = f"k8s-{namespace}-{name[:8]}-{stable_hex(name, length=10)}-{digits}"
+        annotations = (inputs.get("metadata") or {}).get("annotations") or {}
+        if annotations.get("alb.ingress.kubernetes.io/scheme") == "internal":
+            load_balancer = f"internal-{load_balancer}"  # AWS prefixes internal load balancers' names
         return f"{load_balancer}.{self.region}.elb.amazonaws.com"
 
     @staticmethod

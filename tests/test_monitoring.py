@@ -19,6 +19,7 @@ from components.config import ConfigError, StackConfig, validate
 from components.dashboards import render_dashboards
 from components.endpoints import ScrapeTarget
 from components.monitoring import (
+    ALB_SSL_POLICY,
     CLOUDWATCH_DATASOURCE_UID,
     DASHBOARD_LABEL,
     RECEIVERS_SECRET,
@@ -32,6 +33,7 @@ from components.monitoring import (
     grafana_cloudwatch_policy,
     kube_prometheus_values,
     render_dashboards_configmap,
+    render_grafana_alb_ingress,
     render_monitor,
     render_monitors,
 )
@@ -313,7 +315,14 @@ def _set(values: dict[str, Any], path: str, value: Any) -> None:
         ("prod", "observability.prometheus.replicas", 1, "needs at least 2 replicas, got 1"),
         ("prod", "observability.alerting.requirePaging", False, "must page a human"),
         ("dev", "observability.logging.replicas", 2, "it runs 1 replica, got 2"),
-        ("prod", "observability.grafana.host", "grafana.example.com", "Grafana stays internal"),
+        ("prod", "observability.grafana.host", "grafana.example.com", "is not inside 'platform.example.com'"),
+        ("prod", "observability.grafana.host", "api.platform.example.com", "is already the API's host name"),
+        (
+            "staging",
+            "observability.grafana.host",
+            "grafana.example.org",
+            "is not inside 'platform.example.com'",
+        ),
         (
             "prod",
             "observability.prometheus.storageGib",
@@ -631,3 +640,182 @@ def test_read_only_check_catches_a_write_or_wildcard_action(extra: list[str]) ->
     assert write_actions(json.dumps(policy)) == []
     policy["Statement"][0]["Action"] = [*policy["Statement"][0]["Action"], *extra]
     assert write_actions(json.dumps(policy)) == extra
+
+
+# --------------------------------------------------------------------------------------------
+# Grafana behind an internal ALB with TLS (AWS stacks), nginx + cert-manager (dev)
+# --------------------------------------------------------------------------------------------
+
+ALB = "alb.ingress.kubernetes.io"
+AWS_STACKS = ("staging", "uat", "prod")
+
+
+def grafana_alb_problems(ingress: dict[str, Any], host: str) -> list[str]:
+    """What keeps Grafana's Ingress from being private, HTTPS-only, modern-TLS and certified for ``host``."""
+    annotations = ingress["metadata"].get("annotations") or {}
+    problems: list[str] = []
+    if ingress["spec"].get("ingressClassName") != "alb":
+        problems.append(f"ingressClassName {ingress['spec'].get('ingressClassName')!r} is not alb")
+    if annotations.get(f"{ALB}/scheme") != "internal":
+        problems.append(f"scheme {annotations.get(f'{ALB}/scheme')!r} is not internal")
+    if annotations.get(f"{ALB}/target-type") != "ip":
+        problems.append("target-type is not ip")
+    ports = json.loads(annotations.get(f"{ALB}/listen-ports", '[{"HTTP": 80}]'))
+    plain = [p for p in ports if "HTTP" in p]
+    if {"HTTPS": 443} not in ports:
+        problems.append(f"no HTTPS 443 listener: {ports}")
+    if plain and annotations.get(f"{ALB}/ssl-redirect") != "443":
+        problems.append(f"plain HTTP listener {plain} without a redirect to 443")
+    if annotations.get(f"{ALB}/ssl-policy") != "ELBSecurityPolicy-TLS13-1-2-2021-06":
+        problems.append(f"ssl-policy {annotations.get(f'{ALB}/ssl-policy')!r} is not the TLS 1.3/1.2 one")
+    if not str(annotations.get(f"{ALB}/certificate-arn", "")).startswith("arn:aws:acm:"):
+        problems.append("no ACM certificate")
+    if annotations.get(f"{ALB}/healthcheck-path") != "/api/health":
+        problems.append("health check is not Grafana's /api/health")
+    hosts = [rule.get("host") for rule in ingress["spec"].get("rules", [])]
+    if hosts != [host]:
+        problems.append(f"hosts {hosts} are not [{host!r}]")
+    return problems
+
+
+def _grafana_alb_ingress(stack: str) -> dict[str, Any]:
+    found = [
+        m
+        for r in synthesized(stack).resources
+        if (m := manifest(r)) is not None
+        and m["kind"] == "Ingress"
+        and m["metadata"].get("namespace") == NAMESPACE
+    ]
+    assert len(found) == 1, f"{stack}: {len(found)} Grafana Ingresses"
+    return found[0]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_aws_stacks_serve_grafana_on_an_internal_https_only_alb_with_a_certificate(stack: str) -> None:
+    host = f"grafana.{config_of(stack).domain.name}"  # type: ignore[union-attr]
+    ingress = _grafana_alb_ingress(stack)
+    assert grafana_alb_problems(ingress, host) == []
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == f"{RELEASE}-grafana"
+    assert synthesized(stack).outputs["grafanaUrl"] == f"https://{host}"
+    assert _grafana_values_of(synthesized(stack))["ingress"] == {"enabled": False}
+
+
+BROKEN_ALB = {
+    "internet-facing": {f"{ALB}/scheme": "internet-facing"},
+    "no scheme (the controller's default is internal, but it must be said)": {f"{ALB}/scheme": None},
+    "plain HTTP listener": {f"{ALB}/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]'},
+    "old TLS policy": {f"{ALB}/ssl-policy": "ELBSecurityPolicy-2016-08"},
+    "no certificate": {f"{ALB}/certificate-arn": None},
+    "instance targets": {f"{ALB}/target-type": "instance"},
+    "health check on /": {f"{ALB}/healthcheck-path": "/"},
+}
+
+
+@pytest.mark.parametrize("change", BROKEN_ALB.values(), ids=BROKEN_ALB.keys())
+def test_alb_check_catches_a_public_plaintext_or_uncertified_grafana(change: dict[str, str | None]) -> None:
+    host = "grafana.platform.example.com"
+    ingress = render_grafana_alb_ingress(
+        NAMESPACE, host, "arn:aws:acm:eu-west-1:1:certificate/x", deletion_protection=True
+    )
+    assert grafana_alb_problems(ingress, host) == []
+    annotations = ingress["metadata"]["annotations"]
+    for key, value in change.items():
+        if value is None:
+            del annotations[key]
+        else:
+            annotations[key] = value
+    assert grafana_alb_problems(ingress, host) != []
+    assert grafana_alb_problems(ingress, "grafana.other.example.com") != []
+
+
+def test_an_http_listener_that_redirects_to_https_passes_the_alb_check() -> None:
+    ingress = render_grafana_alb_ingress(
+        NAMESPACE, "g.example.com", "arn:aws:acm:x", deletion_protection=False
+    )
+    ingress["metadata"]["annotations"].update(
+        {f"{ALB}/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]', f"{ALB}/ssl-redirect": "443"}
+    )
+    assert grafana_alb_problems(ingress, "g.example.com") == []
+    assert ALB_SSL_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def _by_name(stack: str, name: str) -> Registration:
+    (found,) = [r for r in synthesized(stack).resources if r.name == name]
+    return found
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_grafana_certificate_is_dns_validated_and_its_record_points_at_the_internal_alb(stack: str) -> None:
+    host = f"grafana.{config_of(stack).domain.name}"  # type: ignore[union-attr]
+    certificate = _by_name(stack, "monitoring-grafana-certificate")
+    assert (certificate.type, certificate.inputs["domainName"]) == ("aws:acm/certificate:Certificate", host)
+    assert certificate.inputs["validationMethod"] == "DNS"
+    ready = _by_name(stack, "monitoring-grafana-certificate-ready")
+    annotations = _grafana_alb_ingress(stack)["metadata"]["annotations"]
+    assert annotations[f"{ALB}/certificate-arn"] == ready.outputs["certificateArn"]
+    record = _by_name(stack, "monitoring-grafana-record")
+    value = record.inputs.get("records", [record.inputs.get("content")])[0]
+    assert (record.inputs["name"], record.inputs["type"]) == (host, "CNAME")
+    assert value.startswith("internal-") and value.endswith(".elb.amazonaws.com")
+    assert record.inputs.get("proxied", False) is False
+
+
+@pytest.mark.parametrize("stack", ("dev", *AWS_STACKS))
+def test_grafana_root_url_is_the_https_url_users_reach_it_at(stack: str) -> None:
+    grafana = _grafana_values_of(synthesized(stack))
+    url = synthesized(stack).outputs["grafanaUrl"]
+    assert url.startswith("https://grafana.")
+    assert grafana["grafana.ini"]["server"]["root_url"] == url
+
+
+def test_dev_keeps_its_nginx_ingress_with_cert_manager_and_no_alb_or_acm() -> None:
+    dev = synthesized("dev")
+    ingress = _grafana_values_of(dev)["ingress"]
+    assert ingress["enabled"] is True and ingress["ingressClassName"] == "nginx"
+    assert "cert-manager.io/cluster-issuer" in ingress["annotations"]
+    assert not dev.by_type("aws:acm/certificate:Certificate")
+    assert not [
+        m
+        for r in dev.resources
+        if (m := manifest(r)) is not None
+        and m["kind"] == "Ingress"
+        and m["metadata"].get("namespace") == NAMESPACE
+    ]
+
+
+def test_a_grafana_host_override_inside_the_zone_is_used_on_aws() -> None:
+    values = copy.deepcopy(stack_values("prod"))
+    _set(values, "observability.grafana.host", "metrics.platform.example.com")
+    config = validate(values)
+    assert config.observability.grafana.host == "metrics.platform.example.com"
+
+
+def test_a_grafana_host_is_refused_on_an_aws_stack_without_dns() -> None:
+    values = copy.deepcopy(stack_values("staging"))
+    for key in ("edge", "audit", "api"):
+        values.pop(key, None)
+    values["domain"].pop("dns")
+    values["tls"] = {"publicIssuer": "self-signed"}
+    validate(values)  # without a host, Grafana stays on its ClusterIP Service
+    _set(values, "observability.grafana.host", "grafana.staging.platform.example.com")
+    with pytest.raises(ConfigError, match=r"^platform:observability\.grafana\.host: .*needs domain\.dns"):
+        validate(values)
+
+
+def test_one_grafana_ingress_only_chart_or_alb() -> None:
+    ingress = GrafanaIngress("grafana.platform.localtest.me", "nginx", "platform-selfsigned")
+    with pytest.raises(ValueError, match="one ingress"):
+        kube_prometheus_values(
+            settings_of("dev"), storage_class="standard", ingress=ingress, alb_host="grafana.example.com"
+        )
+
+
+def test_the_grafana_alb_ingress_is_schema_valid() -> None:
+    assert_valid(
+        [
+            render_grafana_alb_ingress(
+                NAMESPACE, "grafana.example.com", "arn:aws:acm:x", deletion_protection=True
+            )
+        ]
+    )
