@@ -13,15 +13,20 @@ Exit status: 0 on success, 2 on invalid configuration or stack files (one messag
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
 
-from synth.engine import ROOT, StackFileError, Synthesis, stack_names, synthesize
-from synth.output import render_tree, write_outputs
+# The engine (and through it the Pulumi SDK) is imported inside the functions, after `gc.disable()`
+# below has taken effect.
+from synth.paths import ROOT
 
 
 def _synth(argv: list[str]) -> int:
+    from synth.engine import StackFileError, stack_names, synthesize
+    from synth.output import render_tree, write_outputs
+
     parser = argparse.ArgumentParser(
         prog="python -m synth", description="Synthesize a stack offline, under mocks."
     )
@@ -44,7 +49,7 @@ def _synth(argv: list[str]) -> int:
 
     started = time.perf_counter()
     try:
-        synthesis: Synthesis = synthesize(args.stack, root=args.stack_dir)
+        synthesis = synthesize(args.stack, root=args.stack_dir)
     except (ConfigError, StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -89,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A short-lived process: without the cyclic collector (see `synthesize`) a synth is ~25 % faster;
+    # every object lives until the process exits anyway.
+    gc.disable()
+    from synth.engine import StackFileError
+
     try:
         sys.exit(main())
     except StackFileError as exc:

@@ -9,6 +9,7 @@ with its URN, parent, provider, ``protect`` flag and inputs. The tests use the s
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -19,8 +20,8 @@ from typing import Any
 import yaml
 
 from synth.mocks import DEFAULT_ACCOUNT, DEFAULT_REGION, PlatformMocks
+from synth.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
@@ -273,6 +274,12 @@ def synthesize(
             for key, value in result.items():
                 pulumi.export(key, value)
 
+    # The cyclic garbage collector is paused while the program runs: loading the provider SDKs
+    # creates tens of thousands of classes and typing objects, and the collections they trigger
+    # cost ~25 % of a synth (prod: 3.4 s → 2.5 s) for ~2 MB less peak memory. Nothing here depends
+    # on collection; it resumes afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         loop.run_until_complete(run_pulumi_func(run))
         if stack_resource is not None:
@@ -281,6 +288,8 @@ def synthesize(
                 secret = loop.run_until_complete(output.is_secret())
                 outputs[key] = SECRET if secret else mask_secrets(loop.run_until_complete(output.future()))
     finally:
+        if collecting:
+            gc.enable()
         settings.reset_options()
         loop.close()
         asyncio.set_event_loop(None)
