@@ -93,6 +93,8 @@ class ApiServiceArgs:
     redis: RedisEndpoint
     load_balancing: AwsLoadBalancing | LocalIngress
     protect: bool = False
+    database_ready: Sequence[pulumi.Resource] = ()
+    """What the migration Job waits for: the database's instances and the roles it logs in as."""
     prometheus_address: str = PROMETHEUS_ADDRESS
     prometheus_from: Peer = field(default_factory=lambda: namespace_peer(PROMETHEUS_NAMESPACE))
 
@@ -366,7 +368,7 @@ class ApiService(pulumi.ComponentResource):
             logical = f"{name}-{kind.lower()}-{_stable(object_name)}"
             depends: list[pulumi.Resource] = []
             if kind == "Job":
-                depends = [*secrets, *migrations]
+                depends = [*secrets, *args.database_ready, *migrations]
             elif kind in ("Rollout", "Deployment"):
                 depends = [*before_workload, *migrations]
             elif kind in {"AnalysisTemplate", "Ingress"}:

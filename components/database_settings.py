@@ -233,7 +233,9 @@ class CloudNativePgSettings(ServerTuning):
     )
     owner: DatabaseName = Field(default="app", description="Role owning the application database.")
     monitoring: bool = Field(
-        default=True, description="Create a PodMonitor for the cluster (needs the Prometheus operator)."
+        default=False,
+        description="Let the operator create its own PodMonitor for the instances. Off by default: the "
+        "observability tier already scrapes them, and both would double every series.",
     )
     operator_pod_monitor: bool = Field(
         default=False, description="Create a PodMonitor for the operator itself."

@@ -53,8 +53,8 @@ __all__ = [
     "render_workload",
 ]
 
-# CloudNativePG's PgBouncer image (its operator's default): Debian, runs as uid 998/gid 996 and
-# starts `pgbouncer /etc/pgbouncer/pgbouncer.ini`.
+# CloudNativePG's PgBouncer image (its operator's default): Debian, runs as uid 998/gid 996, with the
+# binary at /usr/bin/pgbouncer (the pod runs it directly, see `_pgbouncer_container`).
 PGBOUNCER_IMAGE = "ghcr.io/cloudnative-pg/pgbouncer:1.25.1"
 PGBOUNCER_UID, PGBOUNCER_GID = 998, 996
 EXPORTER_IMAGE = "quay.io/prometheuscommunity/pgbouncer-exporter:v0.11.0"
@@ -243,6 +243,9 @@ def _pgbouncer_container(layout: PgBouncerLayout, client_tls: bool) -> dict[str,
         "name": "pgbouncer",
         "image": PGBOUNCER_IMAGE,
         "imagePullPolicy": "IfNotPresent",
+        # PgBouncer as PID 1 (the image's entrypoint is a shell script that does not `exec`), so SIGTERM
+        # reaches it and it finishes running transactions instead of being killed at the grace period.
+        "command": ["/usr/bin/pgbouncer", f"{layout.config_dir}/pgbouncer.ini"],
         "ports": [{"name": "postgres", "containerPort": POOLER_PORT, "protocol": "TCP"}],
         "readinessProbe": {**probe, "failureThreshold": 2},
         "livenessProbe": {**probe, "initialDelaySeconds": 10, "failureThreshold": 6},
@@ -398,7 +401,8 @@ def render_workload(
         "kind": "Deployment",
         "metadata": _metadata(layout, layout.name),
         "spec": {
-            "replicas": settings.replicas,
+            # No `replicas`: the HPA owns the field (minReplicas = settings.replicas); setting it here too
+            # would make every later apply fight the autoscaler under server-side apply.
             "revisionHistoryLimit": 5,
             "selector": selector,
             # Never below the current capacity while a new version rolls out.

@@ -182,6 +182,8 @@ class Platform(pulumi.ComponentResource):
 
     def _roles_tier(self, config: StackConfig) -> None:
         """Roles, grants, default privileges, pg_stat_statements and PgBouncer's lookup function."""
+        # What a workload logging in as one of the roles waits for (None: roles managed elsewhere).
+        self.database_roles: pulumi.Resource | None = None
         if config.roles.mode == "none":
             return
         from components.credentials import DatabaseCredentials
@@ -213,6 +215,7 @@ class Platform(pulumi.ComponentResource):
             opts=self._tier_opts(self.namespaces.resources[namespace], self.database),
         )
         self.outputs["databaseRolesMode"] = roles.mode
+        self.database_roles = roles
 
     def _dns_tier(self, config: StackConfig) -> None:
         """DNS zone, host names and the API's regional certificate (None without AWS and a DNS provider)."""
@@ -276,6 +279,7 @@ class Platform(pulumi.ComponentResource):
                 redis=self.redis_endpoint,
                 load_balancing=load_balancing,
                 protect=config.rules.protect,
+                database_ready=[self.database, *([self.database_roles] if self.database_roles else [])],
             ),
             opts=self._tier_opts(
                 self.namespaces.resources[namespace], self.namespaces.resources["argo-rollouts"]
