@@ -176,6 +176,11 @@ class ClusterSettings(Model):
     admin_role_arns: list[IamArn] = Field(
         default_factory=list, description="IAM roles granted cluster-admin through EKS access entries."
     )
+    viewer_role_arns: list[IamArn] = Field(
+        default_factory=list,
+        description="IAM roles granted read-only cluster access (EKS AmazonEKSViewPolicy), e.g. the "
+        "pipeline's preview and drift-detection roles.",
+    )
 
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterSettings:

@@ -36,9 +36,34 @@ from components.iam import (
     role,
     service_trust_policy,
 )
+from components.kube import apply
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+STORAGE_CLASS = "gp3"
+"""The cluster's default StorageClass: encrypted gp3 volumes through the EBS CSI driver."""
+
+
+def render_storage_class(*, retain: bool) -> dict[str, Any]:
+    """The default StorageClass: encrypted gp3, bound where the pod lands, expandable.
+
+    ``retain`` keeps a volume when its claim is deleted (production: a deleted release must not take
+    its data with it).
+    """
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": STORAGE_CLASS,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true"},
+        "reclaimPolicy": "Retain" if retain else "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": True,
+    }
 
 
 def render_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -187,6 +212,16 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
             StringEquals={"elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"]},
             **creating,
         ),
+        # Listeners and rules are created with tags (controller 2.x): tagging them needs its own grant.
+        allow(
+            ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+            [
+                "arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*",
+                "arn:aws:elasticloadbalancing:*:*:listener/app/*/*/*",
+                "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*",
+                "arn:aws:elasticloadbalancing:*:*:listener-rule/app/*/*/*",
+            ],
+        ),
         allow(
             ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
             "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
@@ -291,26 +326,28 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=args.deletion_protection,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=args.protect),
         )
-        for arn in settings.admin_role_arns:
+        access = [("admin", arn, ADMIN_POLICY) for arn in settings.admin_role_arns]
+        access += [("viewer", arn, VIEW_POLICY) for arn in settings.viewer_role_arns]
+        for kind, arn, policy in access:
             role_name = arn.rsplit("/", 1)[-1]
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{role_name}",
+                f"{name}-{kind}-{role_name}",
                 cluster_name=cluster.name,
                 principal_arn=arn,
                 type="STANDARD",
                 opts=child,
             )
             aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{role_name}",
+                f"{name}-{kind}-{role_name}",
                 cluster_name=cluster.name,
                 principal_arn=arn,
-                policy_arn=ADMIN_POLICY,
+                policy_arn=policy,
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
 
         node_groups = self._node_groups(name, args, cluster, secrets_key)
-        self._addons(name, cluster, node_groups)
+        addons = self._addons(name, cluster, node_groups)
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
@@ -328,7 +365,15 @@ class EksCluster(pulumi.ComponentResource):
             delete_unreachable=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
         )
-        self._load_balancer_controller(name, args, cluster)
+        controller = self._load_balancer_controller(name, args, cluster)
+        storage_class = apply(
+            f"{name}-gp3",
+            render_storage_class(retain=args.protect),
+            pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=addons),
+        )
+        # What every workload tier waits for: Pod Identity credentials, volumes, DNS and the load
+        # balancer controller (whose webhooks admit Services and Ingresses).
+        self.ready = [*addons, storage_class, controller]
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -403,9 +448,11 @@ class EksCluster(pulumi.ComponentResource):
             )
         return groups
 
-    def _addons(self, name: str, cluster: aws.eks.Cluster, node_groups: list[pulumi.Resource]) -> None:
+    def _addons(
+        self, name: str, cluster: aws.eks.Cluster, node_groups: list[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
         child = pulumi.ResourceOptions(parent=self)
-        aws.eks.Addon(
+        agent = aws.eks.Addon(
             f"{name}-pod-identity-agent",
             cluster_name=cluster.name,
             addon_name="eks-pod-identity-agent",
@@ -421,7 +468,7 @@ class EksCluster(pulumi.ComponentResource):
             )
         # CoreDNS and the CSI driver run as pods: they need nodes first.
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=node_groups)
-        aws.eks.Addon(
+        coredns = aws.eks.Addon(
             f"{name}-coredns",
             cluster_name=cluster.name,
             addon_name="coredns",
@@ -431,7 +478,7 @@ class EksCluster(pulumi.ComponentResource):
         csi_role = role(
             f"{name}-ebs-csi", pod_identity_trust_policy(), ["service-role/AmazonEBSCSIDriverPolicy"], child
         )
-        aws.eks.Addon(
+        ebs_csi = aws.eks.Addon(
             f"{name}-ebs-csi",
             cluster_name=cluster.name,
             addon_name="aws-ebs-csi-driver",
@@ -443,8 +490,11 @@ class EksCluster(pulumi.ComponentResource):
             ],
             opts=after_nodes,
         )
+        return [agent, coredns, ebs_csi]
 
-    def _load_balancer_controller(self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster) -> None:
+    def _load_balancer_controller(
+        self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster
+    ) -> pulumi.Resource:
         child = pulumi.ResourceOptions(parent=self)
         service_account = "aws-load-balancer-controller"
         role = aws.iam.Role(
@@ -465,7 +515,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         chart = charts.AWS_LOAD_BALANCER_CONTROLLER
-        k8s.helm.v3.Release(
+        return k8s.helm.v3.Release(
             f"{name}-lb-controller",
             name=chart.name,
             chart=chart.name,

@@ -35,6 +35,14 @@ _FIELDS = frozenset(
         "automountServiceAccountToken",
         "imagePullSecrets",
         "secrets",
+        # StorageClass
+        "provisioner",
+        "parameters",
+        "reclaimPolicy",
+        "volumeBindingMode",
+        "allowVolumeExpansion",
+        "mountOptions",
+        "allowedTopologies",
     }
 )
 # Kinds whose SDK class declares a `status` output (read back after apply, e.g. an Ingress's

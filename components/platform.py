@@ -44,6 +44,7 @@ class Platform(pulumi.ComponentResource):
         self.outputs = {"environment": config.environment, "protection": config.protection}
 
         self.providers: dict[str, pulumi.ProviderResource] = {}
+        self.cluster_ready: list[pulumi.Resource] = []
         self.database_network: dict[str, object] = {}
         if isinstance(config.cloud, AwsCloud):
             self.kubernetes = self._aws_foundation(config, config.cloud)
@@ -67,9 +68,12 @@ class Platform(pulumi.ComponentResource):
         self.register_outputs(dict(self.outputs))
 
     def _tier_opts(self, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
-        """Options for a tier: parented here, with the stack's explicit providers."""
+        """Options for a tier: parented here, with the stack's explicit providers, after the cluster's
+        add-ons (Pod Identity agent, CSI driver, CoreDNS, StorageClass, load balancer controller)."""
         return pulumi.ResourceOptions(
-            parent=self, providers=dict(self.providers), depends_on=list(depends_on)
+            parent=self,
+            providers=dict(self.providers),
+            depends_on=[*self.cluster_ready, *depends_on],
         )
 
     def _tls_tier(self, config: StackConfig) -> None:
@@ -298,6 +302,10 @@ class Platform(pulumi.ComponentResource):
         self.cdn_distribution_id: pulumi.Output[str] | None = None
         if edge is None or not isinstance(config.cloud, AwsCloud) or self.dns_zone is None:
             return  # a local stack: the ingress serves everything (guaranteed by StackConfig)
+        # RUM and Cognito endpoints are regional: the CSP names them with the stack's region.
+        edge = edge.model_copy(
+            update={"content_security_policy": edge.content_security_policy_for(config.cloud.region)}
+        )
         from components.frontend import FrontendBucket, FrontendBucketArgs
 
         bucket = FrontendBucket(
@@ -388,7 +396,7 @@ class Platform(pulumi.ComponentResource):
         settings = config.observability
         cloud = config.cloud
         local = isinstance(cloud, LocalCloud)
-        storage_class = cloud.storage_class if isinstance(cloud, LocalCloud) else "gp3"
+        storage_class = self.storage_class
         opts = self._tier_opts(self.namespaces.resources[namespace])
         if isinstance(config.database, CloudNativePgSettings):
             # CloudNativePG's instances export on their `metrics` port; the data tier names the cluster.
@@ -519,7 +527,7 @@ class Platform(pulumi.ComponentResource):
         from components.postgres import PostgresCluster, PostgresClusterArgs
 
         namespace = "platform-data"
-        storage_class = config.cloud.storage_class if isinstance(config.cloud, LocalCloud) else "gp3"
+        storage_class = self.storage_class
         database = PostgresCluster(
             "database",
             PostgresClusterArgs(
@@ -542,13 +550,14 @@ class Platform(pulumi.ComponentResource):
 
     def _local_foundation(self, cloud: LocalCloud) -> k8s.Provider:
         cluster = LocalCluster("cluster", cloud, opts=pulumi.ResourceOptions(parent=self))
+        self.storage_class = cloud.storage_class
         self.outputs["kubeContext"] = cluster.context
         return cluster.provider
 
     def _aws_foundation(self, config: StackConfig, cloud: AwsCloud) -> k8s.Provider:
         import pulumi_aws as aws
 
-        from components.eks_cluster import EksCluster, EksClusterArgs
+        from components.eks_cluster import STORAGE_CLASS, EksCluster, EksClusterArgs
         from components.network import Network, NetworkArgs
 
         assert config.network is not None and config.cluster is not None  # guaranteed by StackConfig
@@ -592,6 +601,8 @@ class Platform(pulumi.ComponentResource):
             opts=aws_opts,
         )
         self.network, self.cluster = network, cluster
+        self.cluster_ready = cluster.ready
+        self.storage_class = STORAGE_CLASS
         self.database_network = {
             "vpc_id": network.vpc_id,
             "isolated_subnet_ids": network.isolated_subnet_ids,

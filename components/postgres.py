@@ -340,7 +340,7 @@ class PostgresCluster(pulumi.ComponentResource):
                 monitoring_interval=settings.monitoring_interval_seconds,
                 monitoring_role_arn=monitoring_role.arn if monitoring_role is not None else None,
                 publicly_accessible=False,
-                # `engineVersion` is pinned in config: upgrades are reviewed changes, not maintenance surprises
+                # `engineVersion` is pinned in config: upgrades are reviewed changes, not surprises
                 # (an automatic minor upgrade would also make the next `pulumi up` attempt a downgrade).
                 auto_minor_version_upgrade=False,
                 copy_tags_to_snapshot=True,

@@ -124,3 +124,28 @@ def created_before_their_crds(resources: Iterable[Registration]) -> list[str]:
         if chart not in charts:
             problems.append(f"{resource.urn}: does not wait for the {chart} release that installs its CRD")
     return problems
+
+
+def _storage_class_references(value: Any, path: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in {"storageClass", "storageClassName"} and isinstance(item, str) and item:
+                found.append((f"{path}.{key}", item))
+            else:
+                found += _storage_class_references(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _storage_class_references(item, f"{path}[{index}]")
+    return found
+
+
+def unknown_storage_classes(resources: Iterable[Registration], available: set[str]) -> list[str]:
+    """Volumes (Helm values, operator resources) asking for a StorageClass that is not ``available``."""
+    return [
+        f"{r.urn}: {path} = {name!r}"
+        for r in resources
+        if r.type.startswith("kubernetes:")
+        for path, name in _storage_class_references(r.inputs)
+        if name not in available
+    ]

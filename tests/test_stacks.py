@@ -17,6 +17,7 @@ from tests.invariants import (
     missing_labels,
     missing_tags,
     plaintext_secrets,
+    unknown_storage_classes,
     unprovided,
 )
 
@@ -320,3 +321,63 @@ def test_crd_order_check_catches_a_custom_resource_that_does_not_wait() -> None:
     assert created_before_their_crds([*dev.resources, broken][-1:]) != []
     others = [r for r in dev.resources if r.urn != certificate.urn]
     assert created_before_their_crds([*others, broken]) != []
+
+
+def _storage_classes(synthesis: Synthesis) -> dict[str, Registration]:
+    return {
+        r.inputs["metadata"]["name"]: r
+        for r in synthesis.resources
+        if r.type == "kubernetes:storage.k8s.io/v1:StorageClass"
+    }
+
+
+def test_aws_volumes_use_the_encrypted_default_storage_class_the_stack_creates(aws_stack: Synthesis) -> None:
+    classes = _storage_classes(aws_stack)
+    assert list(classes) == ["gp3"]
+    gp3 = classes["gp3"].inputs
+    assert gp3["provisioner"] == "ebs.csi.aws.com" and gp3["parameters"]["encrypted"] == "true"
+    assert gp3["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert gp3["reclaimPolicy"] == ("Retain" if aws_stack.stack == "prod" else "Delete")
+    assert unknown_storage_classes(aws_stack.resources, set(classes)) == []
+
+
+def test_dev_volumes_use_the_local_clusters_storage_class() -> None:
+    dev = synthesized("dev")
+    assert unknown_storage_classes(dev.resources, {validate(stack_values("dev")).cloud.storage_class}) == []
+
+
+def test_storage_class_check_catches_a_volume_on_a_class_nobody_created() -> None:
+    prod = synthesized("prod")
+    release = next(r for r in prod.resources if r.type == "kubernetes:helm.sh/v3:Release")
+    broken = dataclasses.replace(release, inputs={"values": {"persistence": {"storageClassName": "gp2"}}})
+    assert unknown_storage_classes([broken], {"gp3"}) == [
+        f"{release.urn}: .values.persistence.storageClassName = 'gp2'"
+    ]
+
+
+def test_workload_tiers_wait_for_the_cluster_add_ons() -> None:
+    prod = synthesized("prod")
+    by_urn = {r.urn: r for r in prod.resources}
+    storage_class = next(r.urn for r in prod.resources if r.type.endswith(":StorageClass"))
+    monitoring = next(r for r in prod.resources if r.type == "platform:observability:Monitoring")
+    assert storage_class in monitoring.dependencies
+    controller = next(
+        r.urn for r in prod.resources if r.inputs.get("chart") == "aws-load-balancer-controller"
+    )
+    api = next(r for r in prod.resources if r.type == "platform:api:ApiService")
+    assert controller in api.dependencies and api.urn in by_urn
+
+
+def test_pipeline_roles_get_admin_or_read_only_cluster_access() -> None:
+    prod = synthesized("prod")
+    policies = {
+        r.inputs["principalArn"].rsplit("/", 1)[-1]: r.inputs["policyArn"].rsplit("/", 1)[-1]
+        for r in prod.resources
+        if r.type == "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+    }
+    assert policies == {
+        "platform-deploy": "AmazonEKSClusterAdminPolicy",
+        "platform-admins": "AmazonEKSClusterAdminPolicy",
+        "platform-preview": "AmazonEKSViewPolicy",
+        "platform-drift": "AmazonEKSViewPolicy",
+    }
