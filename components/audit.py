@@ -4,7 +4,8 @@
   versioned, public access blocked, KMS-encrypted, TLS only, writable by this trail alone,
   expired by lifecycle after the configured retention, optionally under Object Lock.
 - GuardDuty with EKS audit-log monitoring and runtime monitoring, whose agent GuardDuty manages as
-  an EKS add-on.
+  an EKS add-on. The detector is created here, or (``guardDuty.manageDetector: false``) the
+  region's existing one is looked up and only its features are managed.
 - CloudWatch alarms for what Prometheus cannot see from inside the cluster (Aurora CPU, replica
   lag, local storage; ElastiCache CPU and memory; the API load balancers' 5xx) to a KMS-encrypted
   SNS topic. E-mail subscriptions come from config; a paging integration (its URL holds a key) is
@@ -349,15 +350,23 @@ class Audit(pulumi.ComponentResource):
         )
 
         guard = args.settings.guard_duty
-        detector = aws.guardduty.Detector(
-            f"{name}-guardduty",
-            enable=True,
-            finding_publishing_frequency=guard.finding_frequency,
-            opts=stateful,
-        )
+        detector_id: pulumi.Output[str]
+        if guard.manage_detector:
+            detector_id = aws.guardduty.Detector(
+                f"{name}-guardduty",
+                enable=True,
+                finding_publishing_frequency=guard.finding_frequency,
+                opts=stateful,
+            ).id
+        else:
+            # The region's one detector belongs to someone else (often the Organizations delegated
+            # administrator): look it up and manage only the features this platform needs on it.
+            detector_id = aws.guardduty.get_detector_output(
+                region=args.region, opts=pulumi.InvokeOutputOptions(parent=self)
+            ).id
         aws.guardduty.DetectorFeature(
             f"{name}-eks-audit-logs",
-            detector_id=detector.id,
+            detector_id=detector_id,
             name="EKS_AUDIT_LOGS",
             status="ENABLED",
             opts=child,
@@ -365,7 +374,7 @@ class Audit(pulumi.ComponentResource):
         if guard.eks_runtime_monitoring:
             aws.guardduty.DetectorFeature(
                 f"{name}-runtime-monitoring",
-                detector_id=detector.id,
+                detector_id=detector_id,
                 name="RUNTIME_MONITORING",
                 status="ENABLED",
                 additional_configurations=[

@@ -5,7 +5,8 @@
   the stack's account (one account per stack), so it needs no ids from other tiers. Its IAM role,
   bound to its ServiceAccount with EKS Pod Identity, may only read metrics and resource tags.
 - postgres_exporter against Aurora's reader endpoint, for what CloudWatch lacks (per-database
-  sizes, locks, vacuum, replication slots). It logs in as a monitoring role that holds
+  sizes, locks, vacuum, replication slots), over TLS with ``verify-full`` against the regional RDS
+  CA bundle (fetched by an init container, as PgBouncer does). It logs in as a monitoring role that holds
   `pg_monitor` and nothing else (created by the roles tier; see `MONITORING_LOGIN`).
 
 Both are Helm releases in `platform-monitoring`; each hands the observability tier a ScrapeTarget.
@@ -124,10 +125,57 @@ def yace_policy() -> str:
     return document(allow(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources"]))
 
 
+RDS_CA_DIR = "/var/run/rds-ca"
+RDS_CA_FILE = f"{RDS_CA_DIR}/ca.crt"
+"""Where the exporter reads the regional RDS CA bundle (``sslrootcert``)."""
+_RDS_CA_VOLUME = "rds-ca"
+
+
+def _rds_ca_fetch_container(region: str) -> dict[str, Any]:
+    """Init container: fetch the region's RDS CA bundle over HTTPS into the shared memory volume.
+
+    The same fetch as PgBouncer's (``components.pgbouncer``): the bundle is public and rotates on AWS's
+    schedule, so each pod start takes the current one; a failed fetch keeps the pod from starting.
+    """
+    from components.pgbouncer import CA_FETCH_IMAGE, rds_ca_bundle_url
+
+    return {
+        "name": "fetch-rds-ca",
+        "image": CA_FETCH_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["curl"],
+        "args": [
+            "--fail",
+            "--silent",
+            "--show-error",
+            "--location",
+            "--proto",
+            "=https",
+            "--tlsv1.2",
+            "--retry",
+            "5",
+            "--max-time",
+            "30",
+            "--output",
+            RDS_CA_FILE,
+            rds_ca_bundle_url(region),
+        ],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+        "securityContext": {**_HARDENED_CONTAINER, "runAsNonRoot": True, "runAsUser": 65534},
+        "volumeMounts": [{"name": _RDS_CA_VOLUME, "mountPath": RDS_CA_DIR}],
+    }
+
+
 def postgres_exporter_values(
-    host: str, port: int, database: str, username: str, secret: str
+    host: str, port: int, database: str, username: str, secret: str, *, region: str
 ) -> dict[str, Any]:
-    """Helm values of the postgres_exporter chart: TLS to the reader endpoint, password from a Secret."""
+    """Helm values of the postgres_exporter chart: verify-full TLS to the reader endpoint.
+
+    The server certificate is checked against the regional RDS CA bundle, which an init container
+    fetches into a memory volume the exporter mounts read-only (the chart's ``initContainers``,
+    ``extraVolumes``, ``extraVolumeMounts``); ``sslrootcert`` reaches libpq through the chart's
+    ``config.datasource.extraParams`` (appended to ``DATA_SOURCE_URI``). The password comes from a Secret.
+    """
     return {
         "fullnameOverride": POSTGRES_EXPORTER,
         "config": {
@@ -137,9 +185,13 @@ def postgres_exporter_values(
                 "database": database,
                 "user": username,
                 "passwordSecret": {"name": secret, "key": PASSWORD_KEY},
-                "sslmode": "require",
+                "sslmode": "verify-full",
+                "extraParams": f"sslrootcert={RDS_CA_FILE}",
             },
         },
+        "initContainers": [_rds_ca_fetch_container(region)],
+        "extraVolumes": [{"name": _RDS_CA_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
+        "extraVolumeMounts": [{"name": _RDS_CA_VOLUME, "mountPath": RDS_CA_DIR, "readOnly": True}],
         "service": {"name": "http", "labels": POSTGRES_EXPORTER_LABELS},
         "serviceMonitor": {"enabled": False},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
@@ -209,7 +261,7 @@ class CloudMetrics(pulumi.ComponentResource):
             )
             values = pulumi.Output.from_input(pg.host).apply(
                 lambda host: postgres_exporter_values(
-                    host, pg.port, pg.database, pg.login.username, secret_name
+                    host, pg.port, pg.database, pg.login.username, secret_name, region=args.region
                 )
             )
             self._release(name, POSTGRES_EXPORTER, charts.POSTGRES_EXPORTER, values, [secret])

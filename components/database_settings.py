@@ -133,6 +133,11 @@ class AuroraSettings(ServerTuning):
         description="Master user name; its password is generated and rotated by RDS in Secrets Manager.",
     )
     port: int = Field(default=5432, ge=1150, le=65535, description="Port the cluster listens on.")
+    snapshot_consumer_accounts: list[Annotated[str, StringConstraints(pattern=r"^\d{12}$")]] = Field(
+        default_factory=list,
+        description="AWS accounts allowed to restore this cluster's snapshots once shared with them (the "
+        "storage key lets them decrypt), e.g. uat's account on prod.",
+    )
     backup_retention_days: int = Field(
         default=7,
         ge=1,

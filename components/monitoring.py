@@ -71,6 +71,9 @@ CLOUDWATCH_READ_ACTIONS = (
 """What Grafana's CloudWatch datasource needs for metric queries, alarm annotations, the region list
 and dimension values by tag (Grafana's metrics-only policy; no Logs Insights, no EC2 variables)."""
 DASHBOARD_LABEL = "grafana_dashboard"
+FOLDER_ANNOTATION = "grafana_folder"
+"""Annotation naming the Grafana folder of a ConfigMap's dashboards (the sidecar's ``folderAnnotation``)."""
+DASHBOARD_FOLDER = "Platform"
 RULE_NAME = "platform-alerts"
 GRAFANA_SERVICE = f"{RELEASE}-grafana"
 GRAFANA_SERVICE_PORT = 80
@@ -163,6 +166,10 @@ def _grafana_values(
                 "label": DASHBOARD_LABEL,
                 "labelValue": "1",
                 "searchNamespace": "ALL",
+                # The sidecar files each ConfigMap's dashboards under the folder its annotation names;
+                # without both settings the annotation is ignored and everything lands in "General".
+                "folderAnnotation": FOLDER_ANNOTATION,
+                "provider": {"foldersFromFilesStructure": True},
             }
         },
         "ingress": {"enabled": False},
@@ -230,11 +237,17 @@ def kube_prometheus_values(
         "replicas": alertmanager.replicas,
         "storage": {"volumeClaimTemplate": {"spec": _volume(storage_class, alertmanager.storage_gib)}},
         "secrets": [RECEIVERS_SECRET],
+        # Like Prometheus: replicas on one node are lost together, and the cluster loses its quorum.
+        "podAntiAffinity": "hard" if alertmanager.replicas > 1 else "",
     }
     return {
         "crds": {"enabled": True},
         "defaultRules": {"create": True},
-        "prometheus": {"prometheusSpec": prometheus_spec},
+        "prometheus": {
+            "prometheusSpec": prometheus_spec,
+            # A node drain evicts one replica at a time, never the whole HA set.
+            "podDisruptionBudget": {"enabled": prometheus.replicas > 1, "minAvailable": 1},
+        },
         "alertmanager": {
             "config": alertmanager_config(settings),
             "tplConfig": False,
@@ -344,7 +357,7 @@ def render_dashboards_configmap(namespace: str) -> dict[str, Any]:
             "name": DASHBOARDS_CONFIGMAP,
             "namespace": namespace,
             "labels": {DASHBOARD_LABEL: "1"},
-            "annotations": {"grafana_folder": "Platform"},
+            "annotations": {FOLDER_ANNOTATION: DASHBOARD_FOLDER},
         },
         "data": {name: json.dumps(d, sort_keys=True) for name, d in sorted(dashboards.items())},
     }

@@ -67,6 +67,32 @@ def aurora_cluster_parameters(settings: AuroraSettings) -> list[tuple[str, str, 
     ]
 
 
+def snapshot_consumer_statements(accounts: Sequence[str]) -> list[dict[str, Any]]:
+    """Key-policy statements letting other accounts restore a snapshot encrypted with this key.
+
+    Restoring a shared encrypted snapshot decrypts it with the source key and re-encrypts it with the
+    target's own key, so the target account needs these on the source key; sharing the snapshot
+    itself (`aws rds modify-db-cluster-snapshot-attribute`) is a step of the refresh runbook.
+    """
+    if not accounts:
+        return []
+    return [
+        {
+            "Sid": "SnapshotConsumersRestore",
+            "Effect": "Allow",
+            "Principal": {"AWS": [f"arn:aws:iam::{account}:root" for account in sorted(accounts)]},
+            "Action": [
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+            ],
+            "Resource": "*",
+        }
+    ]
+
+
 def aurora_family(settings: AuroraSettings) -> str:
     """The parameter group family of the pinned major version, e.g. `aurora-postgresql16`."""
     return f"aurora-postgresql{settings.major_version}"
@@ -224,7 +250,7 @@ class PostgresCluster(pulumi.ComponentResource):
         key = customer_key(
             f"{name}-key",
             f"{args.name} Aurora storage, Performance Insights and master secret",
-            key_policy(args.account_id),
+            key_policy(args.account_id, *snapshot_consumer_statements(settings.snapshot_consumer_accounts)),
             stateful,
         )
         subnets = aws.rds.SubnetGroup(

@@ -121,6 +121,14 @@ class AlarmThresholds(Model):
 class GuardDutySettings(Model):
     """GuardDuty threat detection."""
 
+    manage_detector: bool = Field(
+        default=True,
+        description=(
+            "Create and own the region's GuardDuty detector. False when one exists already (an account "
+            "has one per region; AWS Organizations often enables it): the stack looks it up and manages "
+            "only its EKS features, and findingFrequency is left to the detector's owner."
+        ),
+    )
     eks_runtime_monitoring: bool = Field(
         default=True,
         description="Runtime monitoring of the EKS nodes, its agent managed by GuardDuty as an EKS add-on.",

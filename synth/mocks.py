@@ -344,6 +344,21 @@ class PlatformMocks(Mocks):
                 "versionId": stable_hex("version", arn, length=32),
                 "versionStages": ["AWSCURRENT"],
             }
+        if token == "aws:guardduty/getDetector:getDetector":
+            # The region's existing detector (one per account and region), e.g. enabled by Organizations.
+            region = str(args.args.get("region") or self.region)
+            detector = stable_hex("guardduty", self.account, region, length=32)
+            return {  # type: ignore[return-value]
+                "id": detector,
+                "arn": f"arn:aws:guardduty:{region}:{self.account}:detector/{detector}",
+                "region": region,
+                "status": "ENABLED",
+                "findingPublishingFrequency": "SIX_HOURS",
+                "serviceRoleArn": f"arn:aws:iam::{self.account}:role/aws-service-role/"
+                "guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty",
+                "features": [],
+                "tags": {},
+            }
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {
                 "json": json.dumps(args.args, sort_keys=True),

@@ -256,6 +256,83 @@ def test_exporters_reach_prometheus_through_service_monitors(stack: str, names: 
     assert names <= {m.inputs["metadata"]["name"] for m in monitors}
 
 
+def exporter_tls_problems(values: dict[str, Any], region: str) -> list[str]:
+    """Why postgres_exporter would not verify Aurora's certificate against the region's RDS CA bundle."""
+    from components.pgbouncer import rds_ca_bundle_url
+
+    datasource = values["config"]["datasource"]
+    problems = []
+    if datasource.get("sslmode") != "verify-full":
+        problems.append(f"sslmode {datasource.get('sslmode')!r}, not verify-full")
+    params = dict(p.split("=", 1) for p in str(datasource.get("extraParams") or "").split("&") if p)
+    ca_file = params.get("sslrootcert")
+    if ca_file is None:
+        problems.append("no sslrootcert")
+        return problems
+    ca_dir = ca_file.rsplit("/", 1)[0]
+    volumes = {v["name"]: v for v in values.get("extraVolumes", [])}
+    mounts = [m for m in values.get("extraVolumeMounts", []) if m["mountPath"] == ca_dir]
+    if not mounts or mounts[0]["name"] not in volumes:
+        problems.append(f"{ca_dir} is not a mounted volume")
+        return problems
+    fetches = [
+        c
+        for c in values.get("initContainers", [])
+        if rds_ca_bundle_url(region) in c.get("args", [])
+        and ca_file in c.get("args", [])
+        and any(m["name"] == mounts[0]["name"] for m in c.get("volumeMounts", []))
+    ]
+    if not fetches:
+        problems.append(f"no init container fetches the {region} RDS bundle into {ca_file}")
+    return problems
+
+
+def _exporter_values() -> dict[str, Any]:
+    from components.cloud_metrics import postgres_exporter_values
+
+    return postgres_exporter_values(
+        "db.cluster-ro-x.eu-west-1.rds.amazonaws.com",
+        5432,
+        "app",
+        "platform_monitor",
+        "s",
+        region="eu-west-1",
+    )
+
+
+def test_postgres_exporter_verifies_aurora_against_the_regional_rds_bundle() -> None:
+    values = _exporter_values()
+    assert exporter_tls_problems(values, "eu-west-1") == []
+    (fetch,) = values["initContainers"]
+    assert fetch["securityContext"]["runAsNonRoot"] is True
+    assert values["extraVolumeMounts"][0]["readOnly"] is True
+
+
+@pytest.mark.parametrize(
+    ("breakage", "problem"),
+    [
+        (lambda v: v["config"]["datasource"].update(sslmode="require"), "sslmode 'require', not verify-full"),
+        (lambda v: v["config"]["datasource"].update(extraParams=""), "no sslrootcert"),
+        (lambda v: v.update(extraVolumeMounts=[]), "/var/run/rds-ca is not a mounted volume"),
+        (lambda v: v.update(extraVolumes=[]), "/var/run/rds-ca is not a mounted volume"),
+        (
+            lambda v: v.update(initContainers=[]),
+            "no init container fetches the eu-west-1 RDS bundle into /var/run/rds-ca/ca.crt",
+        ),
+    ],
+)
+def test_exporter_tls_check_catches_a_weaker_or_unverifiable_connection(breakage: Any, problem: str) -> None:
+    values = _exporter_values()
+    breakage(values)
+    assert exporter_tls_problems(values, "eu-west-1") == [problem]
+
+
+def test_exporter_tls_check_catches_another_regions_bundle() -> None:
+    assert exporter_tls_problems(_exporter_values(), "us-east-1") == [
+        "no init container fetches the us-east-1 RDS bundle into /var/run/rds-ca/ca.crt"
+    ]
+
+
 def test_postgres_exporter_reads_the_reader_endpoint_with_a_secret_password() -> None:
     import pulumi
 
@@ -272,8 +349,10 @@ def test_postgres_exporter_reads_the_reader_endpoint_with_a_secret_password() ->
     release = next(
         r for r in synthesis.by_type("kubernetes:helm.sh/v3:Release") if r.name == "metrics-postgres-exporter"
     )
-    datasource = release.inputs["values"]["config"]["datasource"]
-    assert datasource["host"].startswith("db.cluster-ro-") and datasource["sslmode"] == "require"
+    values = release.inputs["values"]
+    datasource = values["config"]["datasource"]
+    assert datasource["host"].startswith("db.cluster-ro-")
+    assert exporter_tls_problems(values, "eu-west-1") == []
     assert datasource["user"] == "platform_monitor" and "password" not in datasource
     (secret,) = synthesis.by_type("kubernetes:core/v1:Secret")
     string_data = secret.export_inputs()["stringData"]
@@ -486,3 +565,80 @@ def test_edge_properties_cover_what_the_synthesized_resources_set() -> None:
     prod = synthesized("prod")
     for path, (type_, name) in types.items():
         assert set(_named(prod, type_, name).inputs) - {"tags"} <= camel[path], path
+
+
+# -- GuardDuty: own the detector, or only its features on an existing one ----------------------
+
+DETECTOR = "aws:guardduty/detector:Detector"
+FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
+
+
+def _audit_synthesis(manage_detector: bool) -> Synthesis:
+    from components.audit import Audit, AuditArgs
+    from components.security_settings import AuditSettings
+    from synth.engine import synthesize
+
+    settings = AuditSettings.model_validate({"guardDuty": {"manageDetector": manage_detector}})
+
+    def program() -> None:
+        Audit("audit", AuditArgs("platform-x", settings, "123456789012", "eu-west-1", protect=False))
+
+    return synthesize("test", program=program, config={}, secret_keys=[], project="platform")
+
+
+def detector_feature_problems(synthesis: Synthesis, manage_detector: bool) -> list[str]:
+    """Features not on the stack's own detector (managed) or on the region's existing one (not managed)."""
+    detectors = {d.urn for d in synthesis.by_type(DETECTOR)}
+    if manage_detector != bool(detectors):
+        return [f"{len(detectors)} detectors registered with manageDetector={manage_detector}"]
+    problems = []
+    features = synthesis.by_type(FEATURE)
+    if {f.inputs["name"] for f in features} != {"EKS_AUDIT_LOGS", "RUNTIME_MONITORING"}:
+        problems.append(f"features {sorted(f.inputs['name'] for f in features)}")
+    for f in features:
+        if not f.inputs.get("detectorId"):
+            problems.append(f"{f.urn}: no detector")
+        elif manage_detector and not detectors & set(f.dependencies):
+            problems.append(f"{f.urn}: not on the stack's detector")
+    return problems
+
+
+@pytest.mark.parametrize("manage_detector", [True, False])
+def test_guardduty_features_go_on_the_detector_the_stack_owns_or_finds(manage_detector: bool) -> None:
+    synthesis = _audit_synthesis(manage_detector)
+    assert detector_feature_problems(synthesis, manage_detector) == []
+
+
+def test_an_existing_detector_is_looked_up_and_not_created() -> None:
+    synthesis = _audit_synthesis(False)
+    assert synthesis.by_type(DETECTOR) == []
+    detector_ids = {f.inputs["detectorId"] for f in synthesis.by_type(FEATURE)}
+    # The mock's id for the region's existing detector (synth/mocks.py, getDetector).
+    assert len(detector_ids) == 1 and len(next(iter(detector_ids))) == 32
+
+
+def test_detector_check_catches_a_second_detector_and_a_feature_off_the_detector() -> None:
+    synthesis = _audit_synthesis(True)
+    assert detector_feature_problems(synthesis, False) != []
+    feature = synthesis.by_type(FEATURE)[0]
+    broken = dataclasses.replace(
+        feature, inputs={**feature.inputs, "detectorId": "someone-elses"}, dependencies=[]
+    )
+    resources = [broken if r is feature else r for r in synthesis.resources]
+    assert detector_feature_problems(dataclasses.replace(synthesis, resources=resources), True) == [
+        f"{feature.urn}: not on the stack's detector"
+    ]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_stack_still_owns_its_detector(stack: str) -> None:
+    config = validate(stack_values(stack))
+    assert config.audit is not None and config.audit.guard_duty.manage_detector is True
+    assert len(synthesized(stack).by_type(DETECTOR)) == 1
+
+
+def test_manage_detector_must_be_a_boolean() -> None:
+    values = stack_values("prod")
+    values["audit"]["guardDuty"]["manageDetector"] = "sometimes"
+    with pytest.raises(ConfigError, match=r"audit\.guardDuty\.manageDetector"):
+        validate(values)

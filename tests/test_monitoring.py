@@ -78,11 +78,16 @@ def ha_problems(values: dict[str, Any], *, prometheus: int, alertmanager: int) -
         problems.append("Prometheus has no persistent volume")
     if prometheus > 1 and spec.get("podAntiAffinity") != "hard":
         problems.append("Prometheus replicas may share a node")
+    pdb = values["prometheus"].get("podDisruptionBudget") or {}
+    if prometheus > 1 and not (pdb.get("enabled") and pdb.get("minAvailable") == 1):
+        problems.append("a drain may evict every Prometheus replica")
     am = values["alertmanager"]["alertmanagerSpec"]
     if am["replicas"] < alertmanager:
         problems.append(f"{am['replicas']} Alertmanager replicas, need {alertmanager}")
     if "volumeClaimTemplate" not in am.get("storage", {}):
         problems.append("Alertmanager has no persistent volume")
+    if alertmanager > 1 and am.get("podAntiAffinity") != "hard":
+        problems.append("Alertmanager replicas may share a node")
     return problems
 
 
@@ -119,6 +124,43 @@ def test_ha_check_catches_a_single_prometheus_and_a_missing_volume() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            ("alertmanager", "alertmanagerSpec", "podAntiAffinity", ""),
+            "Alertmanager replicas may share a node",
+        ),
+        (
+            ("alertmanager", "alertmanagerSpec", "podAntiAffinity", "soft"),
+            "Alertmanager replicas may share a node",
+        ),
+        (
+            ("prometheus", "podDisruptionBudget", "enabled", False),
+            "a drain may evict every Prometheus replica",
+        ),
+        (
+            ("prometheus", "podDisruptionBudget", "minAvailable", 0),
+            "a drain may evict every Prometheus replica",
+        ),
+    ],
+)
+def test_ha_check_catches_colocated_alertmanagers_and_an_unguarded_prometheus(
+    change: tuple[str, str, str, Any], problem: str
+) -> None:
+    broken = copy.deepcopy(values_of("prod"))
+    top, section, key, value = change
+    broken[top][section][key] = value
+    assert ha_problems(broken, prometheus=2, alertmanager=3) == [problem]
+
+
+def test_single_replicas_get_no_anti_affinity_and_no_disruption_budget() -> None:
+    values = values_of("dev")
+    assert values["alertmanager"]["alertmanagerSpec"]["podAntiAffinity"] == ""
+    assert values["prometheus"]["podDisruptionBudget"]["enabled"] is False
+    assert values["alertmanager"]["podDisruptionBudget"]["enabled"] is False
+
+
 def test_prometheus_selects_monitors_and_rules_of_every_namespace() -> None:
     spec = values_of("dev")["prometheus"]["prometheusSpec"]
     for kind in ("rule", "serviceMonitor", "podMonitor", "probe", "scrapeConfig"):
@@ -139,8 +181,49 @@ def test_grafana_reads_its_admin_login_from_a_secret_and_loads_labelled_dashboar
     assert grafana["admin"]["existingSecret"] == "grafana-admin"
     assert "adminPassword" not in grafana
     assert grafana["sidecar"]["dashboards"]["label"] == DASHBOARD_LABEL
+    assert dashboard_folder_problems(values_of("staging"), render_dashboards_configmap(NAMESPACE)) == []
     assert grafana["ingress"] == {"enabled": False}
     assert grafana["service"] == {"type": "ClusterIP"}
+
+
+def dashboard_folder_problems(values: dict[str, Any], configmap: dict[str, Any]) -> list[str]:
+    """Why the Grafana sidecar would not file the ConfigMap's dashboards under its annotated folder."""
+    sidecar = values["grafana"]["sidecar"]["dashboards"]
+    annotation = sidecar.get("folderAnnotation")
+    problems = []
+    if not annotation:
+        problems.append("the sidecar reads no folder annotation")
+    elif not configmap["metadata"].get("annotations", {}).get(annotation):
+        problems.append(f"the ConfigMap has no {annotation} annotation")
+    if (sidecar.get("provider") or {}).get("foldersFromFilesStructure") is not True:
+        problems.append("Grafana's provider ignores the sidecar's folders")
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        (("folderAnnotation",), "the sidecar reads no folder annotation"),
+        (("provider", "foldersFromFilesStructure"), "Grafana's provider ignores the sidecar's folders"),
+    ],
+)
+def test_folder_check_catches_an_ignored_grafana_folder_annotation(
+    path: tuple[str, ...], problem: str
+) -> None:
+    broken = copy.deepcopy(values_of("prod"))
+    node = broken["grafana"]["sidecar"]["dashboards"]
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    assert dashboard_folder_problems(broken, render_dashboards_configmap(NAMESPACE)) == [problem]
+
+
+def test_folder_check_catches_a_configmap_without_the_annotation() -> None:
+    configmap = render_dashboards_configmap(NAMESPACE)
+    del configmap["metadata"]["annotations"]
+    assert dashboard_folder_problems(values_of("prod"), configmap) == [
+        "the ConfigMap has no grafana_folder annotation"
+    ]
 
 
 def test_grafana_ingress_has_tls_from_the_cluster_issuer_and_loki_is_a_datasource() -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,6 +19,7 @@ import pytest
 import yaml
 
 from synth.engine import ROOT
+from tests.tools import require_tool
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
@@ -129,6 +133,22 @@ def promotion_problems(workflow: dict[str, Any]) -> list[str]:
         problems.append("the smoke test must run against the staging deployment")
     if needs("deploy-prod") != {"deploy-uat"}:
         problems.append("deploy-prod must follow deploy-uat")
+    if str(jobs.get("gates", {}).get("if", "")).strip() != "github.ref == 'refs/heads/main'":
+        problems.append("gates must run only on main (workflow_dispatch can pick any branch)")
+    for name in jobs:
+        seen, todo = set(), [name]
+        while todo:
+            current = todo.pop()
+            seen.add(current)
+            todo.extend(needs(current) - seen)
+        if name != "gates" and "gates" not in seen:
+            problems.append(f"{name} must (transitively) need gates")
+    for name, job in jobs.items():
+        for step in _steps(job):
+            inputs = step.get("with", {})
+            up = str(step.get("uses", "")).startswith("pulumi/actions@") and inputs.get("command") == "up"
+            if up and inputs.get("refresh") is not True:
+                problems.append(f"{name}: `pulumi up` must refresh, or a hand change survives a re-deploy")
     return problems
 
 
@@ -141,20 +161,90 @@ def _pulumi_inputs(workflow: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _step(job: dict[str, Any], step_id: str) -> dict[str, Any]:
+    return next((s for s in _steps(job) if s.get("id") == step_id), {})
+
+
 def drift_problems(workflow: dict[str, Any]) -> list[str]:
+    """A scheduled `pulumi preview --refresh --expect-no-changes` whose drift verdict (not any
+    failure) opens the issue and fails the job."""
     problems = []
     if "schedule" not in workflow["on"]:
         problems.append("drift detection must run on a schedule")
-    for inputs in _pulumi_inputs(workflow):
-        if inputs.get("command") != "preview" or inputs.get("refresh") is not True:
-            problems.append("drift detection must run `pulumi preview --refresh`")
-        if inputs.get("expect-no-changes") is not True:
-            problems.append("drift detection must use --expect-no-changes")
     (job,) = workflow["jobs"].values()
-    if not any(
-        "failure()" in str(s.get("if", "")) and "github-script" in str(s.get("uses", "")) for s in _steps(job)
-    ):
-        problems.append("drift must notify (an issue) on failure")
+    run = " ".join(str(_step(job, "preview").get("run", "")).split())
+    if "pulumi preview" not in run or "--refresh" not in run:
+        problems.append("drift detection must run `pulumi preview --refresh` in the step `preview`")
+    if "--expect-no-changes" not in run:
+        problems.append("drift detection must use --expect-no-changes")
+    verdict = "steps.preview.outputs.drift == 'true'"
+    notify = [s for s in _steps(job) if str(s.get("uses", "")).startswith("actions/github-script@")]
+    if not notify:
+        problems.append("drift must notify (an issue)")
+    for step in notify:
+        condition = str(step.get("if", ""))
+        if verdict not in condition or "failure()" in condition:
+            problems.append(f"the issue must be opened on the drift verdict only, not on `if: {condition}`")
+    if not any(str(s.get("if", "")) == verdict and "exit 1" in str(s.get("run", "")) for s in _steps(job)):
+        problems.append("drift must also fail the job")
+    return problems
+
+
+# What the preview step must conclude: (preview exit status, preview output) -> drift output, or
+# None for "the step fails and reports no drift".
+DRIFT_CASES = [
+    (0, "Resources:\n    42 unchanged\n", "false"),
+    (
+        255,
+        "  ~ aws:s3:Bucket frontend update\nerror: no changes were expected but changes were proposed\n",
+        "true",
+    ),
+    (255, "error: no changes were expected for preview but changes were proposed\n", "true"),
+    (255, "error: getting credentials: failed to refresh cached credentials, no EC2 IMDS role found\n", None),
+    (255, "error: could not fetch stack: dial tcp: lookup api.pulumi.com: no such host\n", None),
+    (
+        1,
+        "kubernetes:apps/v1:Deployment api error: the server has asked for the client to provide credentials",
+        None,
+    ),
+]
+
+
+def drift_verdict_problems(script: str, tmp: Path) -> list[str]:
+    """Runs the preview step's script (bash -e, as GitHub does) against a stand-in `pulumi`."""
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "pulumi"
+    fake.write_text('#!/bin/sh\nprintf "%b" "$FAKE_OUTPUT"\nexit "$FAKE_STATUS"\n')
+    fake.chmod(0o755)
+    problems = []
+    for number, (status, output, expected) in enumerate(DRIFT_CASES):
+        github_output = tmp / f"output-{number}"
+        github_output.write_text("")
+        env = {
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "GITHUB_OUTPUT": str(github_output),
+            "STACK": "acme/prod",
+            "FAKE_STATUS": str(status),
+            "FAKE_OUTPUT": output,
+        }
+        result = subprocess.run(
+            ["bash", "-e", "-c", script],
+            check=False,
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines() if "=" in line)
+        drift = outputs.get("drift")
+        if expected is None and (result.returncode == 0 or drift == "true"):
+            problems.append(f"a failed preview ({output.strip()!r}) was not a failed step without drift")
+        if expected is not None and (result.returncode != 0 or drift != expected):
+            problems.append(
+                f"preview exit {status} ({output.strip()!r}): drift={drift}, step exit {result.returncode}"
+            )
     return problems
 
 
@@ -184,6 +274,133 @@ def pull_request_problems(workflow: dict[str, Any], comment: dict[str, Any]) -> 
         if _uses(job, "actions/checkout"):
             problems.append(f"{name}: the workflow_run job must not check out pull request code")
     return problems
+
+
+# The comment script runs as github-script does (an async function of require, github, context and
+# core) against stand-ins for the GitHub API; it prints what it failed with and what it posted.
+_COMMENT_HARNESS = r"""
+const fs = require('fs');
+const script = fs.readFileSync(process.argv[2], 'utf8');
+const scenarios = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+(async () => {
+  const results = [];
+  for (const scenario of scenarios) {
+    fs.writeFileSync('synth-diff/pr-number', scenario.artifact);
+    const posted = [];
+    let failed = null;
+    const github = {
+      paginate: async () => [],
+      rest: {
+        repos: { listPullRequestsAssociatedWithCommit: async () => ({ data: scenario.associated }) },
+        issues: {
+          listComments: null,
+          createComment: async (a) => posted.push(a.issue_number),
+          updateComment: async (a) => posted.push(a.comment_id),
+        },
+      },
+    };
+    const core = { setFailed: (m) => { failed = String(m); } };
+    const context = { repo: { owner: 'acme', repo: 'platform' }, payload: { workflow_run: scenario.run } };
+    await new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, core);
+    results.push({ failed, posted });
+  }
+  console.log(JSON.stringify(results));
+})();
+"""
+
+_HEAD = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _fork_pr(number: int, base: str = "acme/platform", state: str = "open") -> dict[str, Any]:
+    return {"number": number, "state": state, "head": {"sha": _HEAD}, "base": {"repo": {"full_name": base}}}
+
+
+def _run(*numbers: int) -> dict[str, Any]:
+    return {"id": 99, "head_sha": _HEAD, "pull_requests": [{"number": n} for n in numbers]}
+
+
+# (what happens, artifact's pr-number, workflow_run, PRs associated with the head commit) -> the
+# pull request commented on, or None for "nothing posted and the job fails".
+COMMENT_CASES = [
+    ("same-repository pull request", "7\n", _run(7), [], 7),
+    ("artifact names another issue", "1\n", _run(7), [], None),
+    ("fork pull request", "9\n", _run(), [_fork_pr(9)], 9),
+    ("fork artifact names another issue", "3\n", _run(), [_fork_pr(9)], None),
+    ("fork, no open pull request of this repository", "9\n", _run(), [_fork_pr(9, base="evil/fork")], None),
+    ("fork, pull request closed", "9\n", _run(), [_fork_pr(9, state="closed")], None),
+    ("artifact carries no number", "7; rm -rf /\n", _run(7), [], None),
+]
+
+
+def comment_target_problems(script: str, tmp: Path) -> list[str]:
+    node = require_tool("node")
+    (tmp / "synth-diff").mkdir(exist_ok=True)
+    (tmp / "synth-diff" / "dev.md").write_text("### dev\n")
+    (tmp / "script.js").write_text(script)
+    (tmp / "harness.js").write_text(_COMMENT_HARNESS)
+    scenarios = [{"artifact": a, "run": r, "associated": prs} for _, a, r, prs, _ in COMMENT_CASES]
+    (tmp / "scenarios.json").write_text(json.dumps(scenarios))
+    result = subprocess.run(
+        [node, "harness.js", "script.js", "scenarios.json"],
+        check=False,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if result.returncode != 0:
+        return [f"the comment script crashed: {result.stderr.strip()[-500:]}"]
+    problems = []
+    for (case, *_, expected), outcome in zip(COMMENT_CASES, json.loads(result.stdout), strict=True):
+        if expected is None and not (outcome["failed"] and outcome["posted"] == []):
+            problems.append(f"{case}: expected nothing posted and a failed job, got {outcome}")
+        if expected is not None and outcome != {"failed": None, "posted": [expected]}:
+            problems.append(f"{case}: expected a comment on #{expected}, got {outcome}")
+    return problems
+
+
+def _comment_script() -> str:
+    (step,) = [
+        s for s in load("synth-diff-comment.yml")["jobs"]["comment"]["steps"] if "script" in s.get("with", {})
+    ]
+    return step["with"]["script"]
+
+
+RUNBOOKS = ROOT / "docs" / "runbooks"
+_CITED = re.compile(r"\*(Platform /[^*]+)\*((?:\s*→\s*|,\s*)\*[^*]+\*)*")
+_PANELS = re.compile(r"\*([^*]+)\*")
+
+
+def cited_dashboards(text: str) -> list[tuple[str, list[str]]]:
+    """Every `*Platform / <dashboard>*` a runbook cites, with the panels it names after `→`."""
+    cited = []
+    for match in _CITED.finditer(text):
+        title = " ".join(match[1].split())
+        rest = match[0][match.end(1) - match.start(0) + 1 :]
+        panels = [" ".join(p.split()) for p in _PANELS.findall(rest)] if "→" in rest else []
+        cited.append((title, panels))
+    return cited
+
+
+def dashboard_citation_problems(text: str, dashboards: dict[str, list[str]]) -> list[str]:
+    """A cited dashboard must exist under that title; a cited panel must start one of its panel titles."""
+    problems = []
+    for title, panels in cited_dashboards(text):
+        if title not in dashboards:
+            problems.append(f"no dashboard titled {title!r} (titles: {sorted(dashboards)})")
+            continue
+        for panel in panels:
+            if not any(p.startswith(panel) for p in dashboards[title]):
+                problems.append(f"{title!r} has no panel {panel!r}")
+    return problems
+
+
+@cache
+def _dashboards() -> dict[str, list[str]]:
+    from components.dashboards import render_dashboards
+
+    return {d["title"]: [p["title"] for p in d["panels"]] for d in render_dashboards().values()}
 
 
 # ---------------------------------------------------------------------------- the real files
@@ -219,6 +436,30 @@ def test_deploys_are_promoted_through_gates() -> None:
 
 def test_drift_detection_refreshes_expects_no_changes_and_notifies() -> None:
     assert drift_problems(load("drift.yml")) == []
+
+
+def test_drift_preview_step_tells_drift_from_a_failed_preview(tmp_path: Path) -> None:
+    (job,) = load("drift.yml")["jobs"].values()
+    assert drift_verdict_problems(_step(job, "preview")["run"], tmp_path) == []
+
+
+def test_synth_diff_comment_goes_only_to_the_pull_request_github_names(tmp_path: Path) -> None:
+    assert comment_target_problems(_comment_script(), tmp_path) == []
+
+
+@pytest.mark.parametrize("runbook", sorted(p.name for p in RUNBOOKS.glob("*.md")))
+def test_runbooks_cite_only_dashboards_and_panels_that_exist(runbook: str) -> None:
+    assert dashboard_citation_problems((RUNBOOKS / runbook).read_text(), _dashboards()) == []
+
+
+def test_runbooks_cite_every_dashboard_they_rely_on() -> None:
+    text = "\n".join(p.read_text() for p in RUNBOOKS.glob("*.md"))
+    assert {t for t, _ in cited_dashboards(text)} >= {
+        "Platform / API golden signals",
+        "Platform / Edge (CloudFront, WAF and real users)",
+        "Platform / PostgreSQL and PgBouncer",
+        "Platform / Deployments",
+    }
 
 
 def test_pull_requests_are_gated_and_fork_safe() -> None:
@@ -290,6 +531,12 @@ def test_key_check_catches_a_long_lived_key() -> None:
         lambda w: w["jobs"]["deploy-uat"].update({"needs": ["deploy-staging"]}),
         lambda w: w["jobs"]["deploy-staging"]["steps"][-1]["with"].pop("policyPacks"),
         lambda w: w["on"]["push"].update({"branches": ["*"]}),
+        lambda w: w["jobs"]["gates"].pop("if"),
+        lambda w: w["jobs"]["gates"].update({"if": "github.ref != ''"}),
+        lambda w: w["jobs"]["deploy-dev"].pop("needs"),
+        lambda w: w["jobs"]["deploy-staging"].update({"needs": []}),
+        lambda w: w["jobs"]["deploy-prod"]["steps"][-2]["with"].pop("refresh"),
+        lambda w: w["jobs"]["deploy-dev"]["steps"][-1]["with"].update({"refresh": False}),
     ],
 )
 def test_promotion_check_catches_a_skipped_gate(change: Any) -> None:
@@ -300,13 +547,69 @@ def test_promotion_check_catches_a_skipped_gate(change: Any) -> None:
     "change",
     [
         lambda w: w["on"].pop("schedule"),
-        lambda w: w["jobs"]["drift"]["steps"][4]["with"].pop("expect-no-changes"),
-        lambda w: w["jobs"]["drift"]["steps"][4]["with"].update({"refresh": False}),
+        lambda w: _step(w["jobs"]["drift"], "preview").update(
+            {"run": _step(w["jobs"]["drift"], "preview")["run"].replace("--expect-no-changes", "")}
+        ),
+        lambda w: _step(w["jobs"]["drift"], "preview").update(
+            {"run": _step(w["jobs"]["drift"], "preview")["run"].replace("--refresh", "")}
+        ),
         lambda w: w["jobs"]["drift"]["steps"].pop(),
+        lambda w: w["jobs"]["drift"]["steps"][6].update(
+            {"if": "failure() && steps.preview.outcome == 'failure'"}
+        ),
+        lambda w: w["jobs"]["drift"]["steps"][6].update(
+            {"if": "failure() || steps.preview.outputs.drift == 'true'"}
+        ),
+        lambda w: w["jobs"]["drift"]["steps"].pop(6),
     ],
 )
 def test_drift_check_catches_a_blind_detector(change: Any) -> None:
     assert drift_problems(_broken("drift.yml", change)) != []
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        # the old detector: any failure of the preview is drift
+        'pulumi preview --refresh --expect-no-changes || { echo "drift=true" >> "$GITHUB_OUTPUT"; exit 0; }\n'
+        'echo "drift=false" >> "$GITHUB_OUTPUT"\n',
+        # a failed preview that does not fail the step
+        'pulumi preview --refresh --expect-no-changes; echo "drift=false" >> "$GITHUB_OUTPUT"\n',
+    ],
+)
+def test_drift_verdict_check_catches_a_detector_that_mistakes_failures(broken: str, tmp_path: Path) -> None:
+    assert drift_verdict_problems(broken, tmp_path) != []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # trusts the artifact written by the pull request's code
+        ("let number = run.pull_requests[0]?.number;", "let number = claimed;"),
+        # no cross-check with the artifact
+        ("if (number !== claimed) {", "if (false) {"),
+        # takes any associated pull request, closed or of another repository
+        ("p.state === 'open' &&", "true ||"),
+    ],
+)
+def test_comment_target_check_catches_a_spoofable_pull_request_number(
+    old: str, new: str, tmp_path: Path
+) -> None:
+    script = _comment_script()
+    assert old in script
+    assert comment_target_problems(script.replace(old, new), tmp_path) != []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on *Platform / Edge (CloudFront and WAF)* the 4xx / 5xx rates return to baseline",
+        "| x | *Platform / API golden signals* → *Availability over 1 week*, *Errors* |",
+        "compare *Platform / API\ngolden signal* and",
+    ],
+)
+def test_dashboard_citation_check_catches_a_renamed_dashboard_or_panel(text: str) -> None:
+    assert dashboard_citation_problems(text, _dashboards()) != []
 
 
 @pytest.mark.parametrize(
