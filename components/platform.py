@@ -538,7 +538,10 @@ class Platform(pulumi.ComponentResource):
                 storage_class=storage_class,
                 **self.database_network,  # type: ignore[arg-type]
             ),
-            opts=self._tier_opts(self.namespaces.resources[namespace]),
+            # The operator (CloudNativePG) installs into its own namespace.
+            opts=self._tier_opts(
+                self.namespaces.resources[namespace], self.namespaces.resources["cnpg-system"]
+            ),
         )
         self.database = database
         logins = (ROLES.read_write, ROLES.read_only, ROLES.migrations, ROLES.pgbouncer_auth, ROLES.exporter)
