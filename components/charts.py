@@ -19,6 +19,7 @@ class Chart:
 AWS_LOAD_BALANCER_CONTROLLER = Chart(
     "aws-load-balancer-controller", "https://aws.github.io/eks-charts", "1.13.4"
 )
+METRICS_SERVER = Chart("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1")
 CLOUDNATIVE_PG = Chart("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "0.26.0")
 ARGO_ROLLOUTS = Chart("argo-rollouts", "https://argoproj.github.io/argo-helm", "2.40.9")
 INGRESS_NGINX = Chart("ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "4.12.0")

@@ -75,6 +75,11 @@ class LocalCloud(Model):
     )
     storage_class: Name = Field(default="standard", description="StorageClass for persistent volumes.")
     ingress_class: Name = Field(default="nginx", description="IngressClass of the local ingress controller.")
+    metrics_server: bool = Field(
+        default=True,
+        description="Install metrics-server (the autoscalers need it); turn off where the cluster has one "
+        "already (minikube's addon, k3d, Docker Desktop).",
+    )
 
 
 class AwsCloud(Model):

@@ -373,7 +373,20 @@ class EksCluster(pulumi.ComponentResource):
         )
         # What every workload tier waits for: Pod Identity credentials, volumes, DNS and the load
         # balancer controller (whose webhooks admit Services and Ingresses).
-        self.ready = [*addons, storage_class, controller]
+        chart = charts.METRICS_SERVER
+        metrics_server = k8s.helm.v3.Release(
+            f"{name}-metrics-server",
+            name=chart.name,
+            chart=chart.name,
+            version=chart.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+            namespace="kube-system",
+            atomic=True,
+            # The autoscalers' source of CPU figures: two replicas, never both drained at once.
+            values={"replicas": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1}},
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=addons),
+        )
+        self.ready = [*addons, storage_class, controller, metrics_server]
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,

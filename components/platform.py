@@ -336,6 +336,7 @@ class Platform(pulumi.ComponentResource):
                     bucket_regional_domain_name=bucket.bucket_regional_domain_name,
                     log_bucket_domain_name=bucket.log_bucket_domain_name,
                     api_origin_hostname=api_origin,
+                    log_bucket_ready=[bucket.log_bucket_ownership],
                 ),
                 self._tier_opts(),
             )
@@ -554,6 +555,7 @@ class Platform(pulumi.ComponentResource):
     def _local_foundation(self, cloud: LocalCloud) -> k8s.Provider:
         cluster = LocalCluster("cluster", cloud, opts=pulumi.ResourceOptions(parent=self))
         self.storage_class = cloud.storage_class
+        self.cluster_ready = cluster.ready
         self.outputs["kubeContext"] = cluster.context
         return cluster.provider
 

@@ -381,3 +381,21 @@ def test_pipeline_roles_get_admin_or_read_only_cluster_access() -> None:
         "platform-preview": "AmazonEKSViewPolicy",
         "platform-drift": "AmazonEKSViewPolicy",
     }
+
+
+def autoscalers_without_metrics(resources: list[Registration]) -> list[str]:
+    """HorizontalPodAutoscalers in a stack that installs no metrics-server to feed them."""
+    installs = any(r.inputs.get("chart") == "metrics-server" for r in resources)
+    hpas = [r.urn for r in resources if r.type.endswith(":HorizontalPodAutoscaler")]
+    return [] if installs else hpas
+
+
+def test_every_stack_with_autoscalers_installs_metrics_server(any_stack: Synthesis) -> None:
+    assert any(r.type.endswith(":HorizontalPodAutoscaler") for r in any_stack.resources)
+    assert autoscalers_without_metrics(any_stack.resources) == []
+
+
+def test_metrics_server_check_catches_autoscalers_with_nothing_to_read() -> None:
+    dev = synthesized("dev")
+    without = [r for r in dev.resources if r.inputs.get("chart") != "metrics-server"]
+    assert autoscalers_without_metrics(without) != []
