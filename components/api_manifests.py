@@ -783,8 +783,15 @@ def _analysis_template(settings: ApiSettings, ctx: ApiContext, name: str, bounde
     The metric names are prometheus-fastapi-instrumentator's defaults (``http_requests_total``
     with a ``status`` label such as ``5xx``, ``http_request_duration_seconds``). The pods are
     matched by name (``<rollout>-<pod-template-hash>-…``), a label every pod scrape carries, so
-    no relabelling is needed. No traffic yet (a blue-green preview nobody calls) yields no data
-    or NaN, which passes: the readiness gate already covers an idle revision.
+    no relabelling is needed.
+
+    No traffic (a blue-green preview nobody calls, a canary before its first weight) yields no
+    data or NaN. A canary's background analysis lets that pass: traffic reaches the canary as its
+    weight grows. A pre-promotion analysis (``bounded``) has nothing else to go on, so an empty
+    measurement is inconclusive (neither condition holds); once all ``count`` measurements are
+    (``inconclusiveLimit`` = count - 1), the run is Inconclusive and the Rollout pauses instead of
+    promoting a revision nobody has called. Something must call the preview Service during the
+    analysis (the deploy pipeline's smoke test).
     """
     analysis = settings.analysis
     pods = f'namespace="{ctx.namespace}", pod=~"{ctx.name}-{{{{args.{ANALYSIS_HASH_ARG}}}}}-.*"'
@@ -807,7 +814,11 @@ def _analysis_template(settings: ApiSettings, ctx: ApiContext, name: str, bounde
             "provider": {"prometheus": {"address": ctx.prometheus_address, "query": query}},
         }
         if bounded:
+            measured = "len(result) > 0 && !isNaN(result[0])"
             spec["count"] = analysis.count
+            spec["successCondition"] = f"{measured} && {condition}"
+            spec["failureCondition"] = f"{measured} && !({condition})"
+            spec["inconclusiveLimit"] = analysis.count - 1
         return spec
 
     return {
@@ -1226,5 +1237,12 @@ def ingress_nginx_values(ingress_class: str) -> dict[str, Any]:
             "metrics": {"enabled": True},
             # Snippet annotations let any Ingress author inject nginx configuration.
             "allowSnippetAnnotations": False,
+            # A local cluster has no cloud load balancer: a `LoadBalancer` Service stays pending, so the
+            # atomic release and the Ingress wait never finish. The controller binds the node's ports
+            # 80/443 (kind maps them to the host with `extraPortMappings`) and reports the node's IP.
+            "service": {"type": "NodePort"},
+            "hostPort": {"enabled": True},
+            "publishService": {"enabled": False},
+            "extraArgs": {"report-node-internal-ip-address": "true"},
         },
     }

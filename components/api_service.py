@@ -25,6 +25,7 @@ from components.api_manifests import (
     INGRESS_NGINX_NAMESPACE,
     ApiContext,
     ApiSettings,
+    CanaryStrategy,
     RollingStrategy,
     argo_rollouts_values,
     ingress_nginx_values,
@@ -194,7 +195,9 @@ class ApiService(pulumi.ComponentResource):
                 ingress_class="alb",
                 ingress_from=Peer(cidr=lb.vpc_cidr),
                 certificate_arn=_CERTIFICATE_PLACEHOLDER,
-                alb_traffic_routing=not isinstance(args.settings.strategy, RollingStrategy),
+                # Only a canary splits traffic through the ALB (Argo writes `actions.<service>`);
+                # blue-green swaps the active Service's selector, so the Ingress routes to it by port.
+                alb_traffic_routing=isinstance(args.settings.strategy, CanaryStrategy),
                 deletion_protection=lb.deletion_protection,
             )
         return ApiContext(

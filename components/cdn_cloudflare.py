@@ -49,24 +49,28 @@ class CloudflareCdnArgs:
     api_origin_hostname: pulumi.Input[str] | None = None
 
 
-ASSETS_EXPRESSION = 'starts_with(http.request.uri.path, "/assets/")'
+ASSETS_EXPRESSION = 'starts_with(raw.http.request.uri.path, "/assets/")'
+"""Content-hashed build output, by the path the client asked for (the cache phase runs after the rewrite)."""
 
 ZONE_SETTINGS: dict[str, object] = {
     "ssl": "strict",
     "min_tls_version": "1.2",
     "always_use_https": "on",
     "tls_client_auth": "on",
+    # `value` is untyped and reaches Cloudflare's API as is: its keys are the API's snake_case ones.
     "security_header": {
-        "strictTransportSecurity": {
+        "strict_transport_security": {
             "enabled": True,
-            "maxAge": HSTS_MAX_AGE,
-            "includeSubdomains": True,
+            "max_age": HSTS_MAX_AGE,
+            "include_subdomains": True,
             "preload": True,
             "nosniff": True,
         }
     },
 }
-"""Zone settings by id: full-strict TLS to origins, TLS 1.2+, HTTPS only, HSTS, authenticated origin pulls."""
+"""Zone settings by id: full-strict TLS to origins, TLS 1.2+, HTTPS only, HSTS, authenticated origin pulls.
+
+Values use the Cloudflare API's own (snake_case) keys: the SDK does not translate inside `value`."""
 
 
 Rule = dict[str, Any]
@@ -127,7 +131,9 @@ def cloudflare_rulesets(
                 {
                     "ref": "no_cache",
                     "description": "Never cache the entry document, SPA routes or the API",
-                    "expression": f"{cloudflare_is_route(app)} or {cloudflare_host_expression(api)}",
+                    "expression": (
+                        f"{cloudflare_is_route(app, raw=True)} or {cloudflare_host_expression(api)}"
+                    ),
                     "action": "set_cache_settings",
                     "actionParameters": {"cache": False},
                 },

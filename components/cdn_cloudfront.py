@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -55,6 +56,8 @@ class CloudFrontCdnArgs:
     log_bucket_domain_name: pulumi.Input[str]
     api_origin_hostname: pulumi.Input[str] | None = None
     """The API load balancer's DNS name; `api_hostname` gets a record to it when set."""
+    log_bucket_ready: Sequence[pulumi.Resource] = ()
+    """What standard logging needs first: the log bucket's ownership controls (ACLs enabled)."""
 
 
 class CloudFrontCdn(pulumi.ComponentResource):
@@ -221,7 +224,8 @@ class CloudFrontCdn(pulumi.ComponentResource):
                     restriction_type="none"
                 )
             ),
-            opts=child,
+            # Standard logging writes through an ACL grant: the log bucket must accept ACLs first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.log_bucket_ready)),
         )
         aws.s3.BucketPolicy(
             f"{name}-bucket-policy",

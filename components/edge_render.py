@@ -145,9 +145,19 @@ def cloudflare_release_rewrite(release: str) -> tuple[str, str]:
     return f"{prefix}/index.html", f'concat("{prefix}", http.request.uri.path)'
 
 
-def cloudflare_is_route(host: str) -> str:
-    """Requests for the frontend host without a `.` in the path: single-page-app routes."""
-    return f'{cloudflare_host_expression(host)} and not (http.request.uri.path contains ".")'
+URI_PATH = "http.request.uri.path"
+RAW_URI_PATH = "raw.http.request.uri.path"
+"""The path as the client sent it: phases after the URL rewrite (cache rules) see the rewritten
+`http.request.uri.path` (`/releases/<id>/…`), so they must match the immutable `raw.` field."""
+
+
+def cloudflare_is_route(host: str, *, raw: bool = False) -> str:
+    """Requests for the frontend host without a `.` in the path: single-page-app routes.
+
+    ``raw`` matches the path as received, for phases that run after the release rewrite.
+    """
+    field = RAW_URI_PATH if raw else URI_PATH
+    return f'{cloudflare_host_expression(host)} and not ({field} contains ".")'
 
 
 def cloudflare_is_asset(host: str) -> str:

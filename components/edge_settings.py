@@ -185,11 +185,31 @@ class RumSettings(Model):
     )
 
 
+REGION_PLACEHOLDER = "{region}"
+"""Replaced in the Content-Security-Policy by the stack's AWS region (RUM and Cognito are regional)."""
+
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self' https://dataplane.rum.*.amazonaws.com https://cognito-identity.*.amazonaws.com "
-    "https://sts.*.amazonaws.com; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    "connect-src 'self' https://dataplane.rum.{region}.amazonaws.com "
+    "https://cognito-identity.{region}.amazonaws.com https://sts.{region}.amazonaws.com; "
+    "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+
+# A CSP host wildcard is only valid as the whole leftmost label (`*.example.com`); browsers drop a
+# source with `*` anywhere else (`dataplane.rum.*.amazonaws.com`), which blocks what it meant to allow.
+_CSP_WILDCARD_SOURCE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?\*(?:\.[^*/:\s]+)+(?::(?:\d+|\*))?(?:/[^*\s]*)?$"
+)
+
+
+def misplaced_csp_wildcards(policy: str) -> list[str]:
+    """Sources of ``policy`` with a `*` that is not the whole leftmost host label (nor a lone `*`)."""
+    return [
+        source
+        for directive in policy.split(";")
+        for source in directive.split()[1:]
+        if "*" in source and source != "*" and not _CSP_WILDCARD_SOURCE.match(source)
+    ]
 
 
 class EdgeSettings(Model):
@@ -199,9 +219,27 @@ class EdgeSettings(Model):
     waf: WafSettings = Field(description="WAF managed rules and rate limit.")
     releases: ReleaseSettings = Field(description="The active and retained frontend releases.")
     content_security_policy: Annotated[str, StringConstraints(min_length=10, max_length=1700)] = Field(
-        default=DEFAULT_CSP, description="Content-Security-Policy header sent with every frontend response."
+        default=DEFAULT_CSP,
+        description=(
+            "Content-Security-Policy header sent with every frontend response; "
+            "`{region}` stands for the stack's AWS region."
+        ),
     )
     log_retention_days: int = Field(
         default=90, ge=1, le=3650, description="Days CDN and bucket access logs are kept."
     )
     rum: RumSettings = Field(default_factory=RumSettings, description="CloudWatch RUM (CloudFront stacks).")
+
+    @field_validator("content_security_policy")
+    @classmethod
+    def _csp_wildcards_leftmost(cls, v: str) -> str:
+        if bad := misplaced_csp_wildcards(v):
+            raise ValueError(
+                f"sources {bad} put `*` inside a host name, which browsers ignore; a wildcard may only be "
+                f"the leftmost label (`https://*.example.com`); write `{REGION_PLACEHOLDER}` for the region"
+            )
+        return v
+
+    def content_security_policy_for(self, region: str) -> str:
+        """The Content-Security-Policy with `{region}` replaced by the stack's AWS region."""
+        return self.content_security_policy.replace(REGION_PLACEHOLDER, region)

@@ -9,12 +9,45 @@ of the bucket and of the CDN go to a second bucket that expires them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 
 RETIRED_TAG = ("retired", "true")
 """Object tag the release tooling puts on a release that left `edge.releases.retained`."""
+
+
+SITE_ACCESS_LOG_PREFIX = "s3/frontend/"
+
+
+def access_log_bucket_policy(logs_arn: str, site_arn: str, account_id: str) -> dict[str, object]:
+    """The log bucket's policy: S3 server access logging of ``site_arn`` may write under its prefix
+    (the logging service needs this grant, or no log is delivered); nothing over plain HTTP."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "S3ServerAccessLogsOfTheSiteBucket",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{logs_arn}/{SITE_ACCESS_LOG_PREFIX}*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": site_arn},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [logs_arn, f"{logs_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -38,6 +71,8 @@ class FrontendBucket(pulumi.ComponentResource):
     log_bucket_name: pulumi.Output[str]
     log_bucket_domain_name: pulumi.Output[str]
     """Where CloudFront writes its standard logs (`<bucket>.s3.amazonaws.com`)."""
+    log_bucket_ownership: pulumi.Resource
+    """The log bucket's ownership controls (ACLs enabled): CloudFront logging must wait for them."""
 
     def __init__(
         self, name: str, args: FrontendBucketArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,7 +93,7 @@ class FrontendBucket(pulumi.ComponentResource):
         lock_down(f"{name}-logs", logs.id, child, versioned=False)
         lock_down(f"{name}-site", site.id, child)
         # CloudFront standard logging writes through an ACL grant, which needs ACLs enabled.
-        aws.s3.BucketOwnershipControls(
+        self.log_bucket_ownership = aws.s3.BucketOwnershipControls(
             f"{name}-logs-ownership",
             bucket=logs.id,
             rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
@@ -118,7 +153,15 @@ class FrontendBucket(pulumi.ComponentResource):
             f"{name}-site-access-logs",
             bucket=site.id,
             target_bucket=logs.id,
-            target_prefix="s3/frontend/",
+            target_prefix=SITE_ACCESS_LOG_PREFIX,
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-logs-policy",
+            bucket=logs.id,
+            policy=pulumi.Output.all(logs.arn, site.arn).apply(
+                lambda arns: json.dumps(access_log_bucket_policy(arns[0], arns[1], args.account_id))
+            ),
             opts=child,
         )
 

@@ -775,3 +775,32 @@ def test_environment_problem_names_the_key_to_change(strategy: dict[str, Any], p
     problem = environment_problem(make_settings(strategy), protected=True)
     assert problem is not None and problem[0] == path
     assert environment_problem(make_settings(strategy), protected=False) is None
+
+
+def empty_result_passes(metric: dict[str, Any]) -> bool:
+    """Whether a measurement with no data counts as a success (no condition decides it otherwise)."""
+    success = metric["successCondition"]
+    return "len(result) == 0 ||" in success or "failureCondition" not in metric
+
+
+@pytest.mark.parametrize(
+    ("case", "passes"),
+    [("blue-green-auto", False), ("canary-alb", True)],
+    ids=["pre-promotion", "background"],
+)
+def test_no_data_is_inconclusive_before_promotion_and_a_pass_in_a_canary(case: str, passes: bool) -> None:
+    template = one(render_case(case), "AnalysisTemplate", "api-analysis")
+    for metric in template["spec"]["metrics"]:
+        assert empty_result_passes(metric) is passes
+        if not passes:
+            assert metric["inconclusiveLimit"] == metric["count"] - 1
+            assert metric["failureCondition"].startswith("len(result) > 0 && !isNaN(result[0]) && !(")
+    assert validate_manifests([template]) == []
+
+
+def test_empty_result_check_catches_a_pre_promotion_analysis_that_passes_on_no_data() -> None:
+    template = one(render_case("blue-green-auto"), "AnalysisTemplate", "api-analysis")
+    broken = copy.deepcopy(template["spec"]["metrics"][0])
+    broken["successCondition"] = "len(result) == 0 || isNaN(result[0]) || result[0] >= 0.995"
+    del broken["failureCondition"]
+    assert empty_result_passes(broken) is True

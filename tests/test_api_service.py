@@ -557,3 +557,88 @@ def test_every_stack_api_object_is_schema_valid_and_its_secrets_are_secret(stack
     objects = stack_api(stack)
     assert validate_manifests(objects) == []
     assert {v for m in objects if m["kind"] == "Secret" for v in m["stringData"].values()} == {SECRET}
+
+
+def unrouted_annotation_backends(objects: list[dict[str, Any]]) -> list[str]:
+    """Ingress backends on port `use-annotation` that nothing fills in: the ALB controller builds no ALB.
+
+    The action comes from the Ingress's own `alb.ingress.kubernetes.io/actions.<service>` annotation, or
+    from a canary Rollout whose ALB traffic routing names that service (Argo Rollouts writes it).
+    """
+    routed = set()
+    for rollout in (m for m in objects if m["kind"] == "Rollout"):
+        canary = rollout["spec"]["strategy"].get("canary", {})
+        alb = canary.get("trafficRouting", {}).get("alb")
+        if alb:
+            routed.add(alb.get("rootService") or canary.get("stableService"))
+    problems = []
+    for ingress in (m for m in objects if m["kind"] == "Ingress"):
+        annotations = ingress["metadata"].get("annotations") or {}
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                service = path["backend"].get("service") or {}
+                if service.get("port", {}).get("name") != "use-annotation":
+                    continue
+                name = service["name"]
+                if f"alb.ingress.kubernetes.io/actions.{name}" not in annotations and name not in routed:
+                    problems.append(f"{ingress['metadata']['name']}: {path['path']} -> {name} has no action")
+    return problems
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "uat", "prod"])
+def test_every_use_annotation_backend_has_an_action(stack: str) -> None:
+    assert unrouted_annotation_backends(stack_api(stack)) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "uat"])
+def test_blue_green_ingress_routes_to_the_active_service_by_port(stack: str) -> None:
+    objects = stack_api(stack)
+    root = find(objects, "Ingress")["spec"]["rules"][0]["http"]["paths"][-1]
+    assert root["backend"]["service"] == {"name": "api", "port": {"number": 80}}
+    assert "trafficRouting" not in find(objects, "Rollout")["spec"]["strategy"]["blueGreen"]
+
+
+def test_annotation_check_catches_a_blue_green_ingress_waiting_for_a_canary_action() -> None:
+    objects = copy.deepcopy(stack_api("staging"))
+    root = find(objects, "Ingress")["spec"]["rules"][0]["http"]["paths"][-1]
+    root["backend"]["service"]["port"] = {"name": "use-annotation"}
+    assert unrouted_annotation_backends(objects) == ["api: / -> api has no action"]
+
+
+def local_controller_problems(values: dict[str, Any]) -> list[str]:
+    """ingress-nginx values that leave a local cluster's atomic release waiting for a load balancer."""
+    controller = values.get("controller", {})
+    problems = []
+    if controller.get("service", {}).get("type", "LoadBalancer") == "LoadBalancer":
+        problems.append("controller Service is a LoadBalancer: no address on a local cluster")
+    if not controller.get("hostPort", {}).get("enabled"):
+        problems.append("controller does not bind the node's ports 80/443")
+    if controller.get("publishService", {}).get("enabled", True):
+        problems.append("Ingress status is published from the controller Service")
+    if controller.get("extraArgs", {}).get("report-node-internal-ip-address") != "true":
+        problems.append("Ingress status does not report the node's address")
+    return problems
+
+
+def test_dev_ingress_nginx_serves_on_node_ports_without_a_load_balancer() -> None:
+    releases = synthesized("dev").by_type("kubernetes:helm.sh/v3:Release")
+    nginx = [r for r in releases if r.inputs["chart"] == INGRESS_NGINX.name]
+    assert len(nginx) == 1
+    assert local_controller_problems(nginx[0].inputs["values"]) == []
+
+
+def test_local_controller_check_catches_a_load_balancer_service() -> None:
+    releases = synthesized("dev").by_type("kubernetes:helm.sh/v3:Release")
+    nginx = next(r.inputs["values"] for r in releases if r.inputs["chart"] == INGRESS_NGINX.name)
+    broken = copy.deepcopy(nginx)
+    broken["controller"]["service"] = {"type": "LoadBalancer"}
+    assert local_controller_problems(broken) == [
+        "controller Service is a LoadBalancer: no address on a local cluster"
+    ]
+
+
+def test_annotation_check_catches_a_canary_ingress_whose_rollout_lost_its_alb_routing() -> None:
+    objects = copy.deepcopy(stack_api("prod"))
+    assert unrouted_annotation_backends(objects) == []
+    del find(objects, "Rollout")["spec"]["strategy"]["canary"]["trafficRouting"]
+    assert unrouted_annotation_backends(objects) == ["api: / -> api has no action"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -85,14 +86,14 @@ def _sdk_rules(settings: EdgeSettings) -> dict[str, list[Any]]:
             rule(
                 ref="no_cache",
                 description="Never cache the entry document, SPA routes or the API",
-                expression=f"{cloudflare_is_route(APP)} or {api}",
+                expression=f"{cloudflare_is_route(APP, raw=True)} or {api}",
                 action="set_cache_settings",
                 action_parameters=params(cache=False),
             ),
             rule(
                 ref="hashed_assets",
                 description="Content-hashed build output is immutable",
-                expression=f'{app} and starts_with(http.request.uri.path, "/assets/")',
+                expression=f'{app} and starts_with(raw.http.request.uri.path, "/assets/")',
                 action="set_cache_settings",
                 action_parameters=params(
                     cache=True,
@@ -372,3 +373,62 @@ def test_synthesizing_uat_does_not_import_pulumi_cloudflare() -> None:
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["cloudflare_resources"] > 0  # the Cloudflare code path ran ...
     assert result["imported"] == ["components.cloudflare"]  # ... and the probe sees what it imported
+
+
+CACHE_PHASE = "http_request_cache_settings"
+
+
+def cooked_uri_fields(rulesets: list[tuple[str, str, list[dict[str, Any]]]]) -> list[str]:
+    """Cache-phase rules matching a URI field the release rewrite has already changed (not `raw.`)."""
+    cooked = re.compile(r"(?<![\w.])http\.request\.(?:full_uri|uri)(?:\.[a-z_]+)?")
+    return [
+        f"{rule['ref']}: {match}"
+        for phase, _, rules in rulesets
+        if phase == CACHE_PHASE
+        for rule in rules
+        for match in cooked.findall(rule["expression"])
+    ]
+
+
+@pytest.mark.parametrize("mode", ["block", "count"])
+def test_cache_rules_match_the_path_the_client_sent(mode: str) -> None:
+    rulesets = cloudflare_rulesets(_edge(mode), APP, API, HOST)
+    assert [phase for phase, _, _ in rulesets].index(CACHE_PHASE) > 0
+    assert cooked_uri_fields(rulesets) == []
+    (cache,) = [rules for phase, _, rules in rulesets if phase == CACHE_PHASE]
+    assert all("raw.http.request.uri.path" in rule["expression"] for rule in cache)
+
+
+def test_uat_cache_rulesets_use_raw_fields() -> None:
+    rulesets = [
+        (r.inputs["phase"], r.inputs["description"], r.inputs["rules"])
+        for r in synthesized("uat").by_type("cloudflare:index/ruleset:Ruleset")
+    ]
+    assert [phase for phase, _, _ in rulesets].count(CACHE_PHASE) == 1
+    assert cooked_uri_fields(rulesets) == []
+
+
+def test_raw_field_check_catches_a_rewritten_path_in_a_cache_rule() -> None:
+    broken = [
+        (CACHE_PHASE, "", [{"ref": "assets", "expression": 'starts_with(http.request.uri.path, "/a/")'}])
+    ]
+    assert cooked_uri_fields(broken) == ["assets: http.request.uri.path"]
+
+
+def test_hsts_zone_setting_uses_the_apis_snake_case_keys() -> None:
+    hsts = ZONE_SETTINGS["security_header"]
+    assert isinstance(hsts, dict)
+    assert set(hsts) == {"strict_transport_security"}
+    assert set(hsts["strict_transport_security"]) == {
+        "enabled",
+        "max_age",
+        "include_subdomains",
+        "preload",
+        "nosniff",
+    }
+    (setting,) = [
+        r
+        for r in synthesized("uat").resources
+        if r.type == "cloudflare:index/zoneSetting:ZoneSetting" and r.inputs["settingId"] == "security_header"
+    ]
+    assert setting.inputs["value"] == hsts

@@ -26,7 +26,7 @@ from components.edge_render import (
     viewer_request_function,
     waf_web_acl,
 )
-from components.edge_settings import check_domain
+from components.edge_settings import check_domain, misplaced_csp_wildcards
 from synth.diff import diff_resources
 from synth.engine import Registration, Synthesis, synthesize
 from tests.conftest import encode, stack_values, synthesized
@@ -246,7 +246,8 @@ def test_every_behavior_sends_the_security_headers_with_the_configured_csp(stack
     assert headers["contentTypeOptions"]["override"] is True
     assert headers["frameOptions"]["frameOption"] == "DENY"
     assert headers["referrerPolicy"]["referrerPolicy"] == "strict-origin-when-cross-origin"
-    csp = validate(stack_values(stack)).edge.content_security_policy  # type: ignore[union-attr]
+    config = validate(stack_values(stack))
+    csp = config.edge.content_security_policy_for(config.cloud.region)  # type: ignore[union-attr]
     assert headers["contentSecurityPolicy"]["contentSecurityPolicy"] == csp
     assert {b["responseHeadersPolicyId"] for b in _behaviors(_one(synthesis, DISTRIBUTION))} == {
         policy.outputs["id"]
@@ -521,3 +522,124 @@ def test_every_stack_config_with_an_edge_validates() -> None:
         s for s in ("staging", "uat", "prod") if validate(stack_values(s)).edge is not None
     ]
     assert list(edges) == ["staging", "uat", "prod"]
+
+
+def _sent_csp(stack: str) -> str:
+    synthesis = synthesized(stack)
+    if stack in CLOUDFRONT_STACKS:
+        policy = _one(synthesis, "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+        return policy.inputs["securityHeadersConfig"]["contentSecurityPolicy"]["contentSecurityPolicy"]
+    for ruleset in synthesis.by_type("cloudflare:index/ruleset:Ruleset"):
+        for rule in ruleset.inputs.get("rules", []):
+            headers = (rule.get("actionParameters") or {}).get("headers") or {}
+            if "Content-Security-Policy" in headers:
+                return headers["Content-Security-Policy"]["value"]
+    raise AssertionError(f"{stack} sends no Content-Security-Policy")
+
+
+@pytest.mark.parametrize("stack", ["staging", "uat", "prod"])
+def test_csp_allows_rum_and_cognito_in_the_stacks_region(stack: str) -> None:
+    csp = _sent_csp(stack)
+    region = validate(stack_values(stack)).cloud.region  # type: ignore[union-attr]
+    assert f"https://dataplane.rum.{region}.amazonaws.com" in csp
+    assert f"https://cognito-identity.{region}.amazonaws.com" in csp
+    assert "{region}" not in csp
+    assert misplaced_csp_wildcards(csp) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "bad"),
+    [
+        (
+            "connect-src 'self' https://dataplane.rum.*.amazonaws.com",
+            ["https://dataplane.rum.*.amazonaws.com"],
+        ),
+        ("img-src https://cdn*.example.com *", ["https://cdn*.example.com"]),
+        ("connect-src https://*.example.com wss://*.example.com:* *; img-src *", []),
+    ],
+)
+def test_csp_wildcard_check_accepts_only_a_leftmost_label(policy: str, bad: list[str]) -> None:
+    assert misplaced_csp_wildcards(policy) == bad
+
+
+def test_a_csp_with_a_mid_host_wildcard_is_refused_with_the_key(prod_values: dict[str, Any]) -> None:
+    prod_values["edge"]["contentSecurityPolicy"] = (
+        "connect-src 'self' https://cognito-identity.*.amazonaws.com"
+    )
+    with pytest.raises(ConfigError, match=r"platform:edge\.contentSecurityPolicy: .*leftmost label"):
+        validate(prod_values)
+
+
+def test_staging_owns_a_delegated_subzone_not_prods_parent_zone() -> None:
+    zones = synthesized("staging").by_type("aws:route53/zone:Zone")
+    assert [z.inputs["name"] for z in zones] == ["staging.platform.example.com"]
+    dns = validate(stack_values("staging")).domain.dns  # type: ignore[union-attr]
+    assert dns is not None and dns.create_zone and dns.zone_name == "staging.platform.example.com"
+
+
+def log_delivery_problems(policy: dict[str, Any], site_arn: str, account_id: str) -> list[str]:
+    """What keeps S3 access logs of ``site_arn`` from being delivered, or lets plain HTTP in."""
+    problems = []
+    statements = policy["Statement"]
+    grants = [
+        s
+        for s in statements
+        if s["Effect"] == "Allow"
+        and s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+        and s["Action"] == "s3:PutObject"
+    ]
+    if not grants:
+        problems.append("no s3:PutObject grant to logging.s3.amazonaws.com")
+    for grant in grants:
+        condition = grant.get("Condition", {})
+        if condition.get("ArnLike", {}).get("aws:SourceArn") != site_arn:
+            problems.append("grant not limited to the site bucket (aws:SourceArn)")
+        if condition.get("StringEquals", {}).get("aws:SourceAccount") != account_id:
+            problems.append("grant not limited to the account (aws:SourceAccount)")
+    if not any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    ):
+        problems.append("insecure transport is not denied")
+    return problems
+
+
+def _logs_policy(stack: str) -> tuple[dict[str, Any], Registration]:
+    synthesis = synthesized(stack)
+    (policy,) = [
+        r for r in synthesis.by_type("aws:s3/bucketPolicy:BucketPolicy") if r.name == "frontend-logs-policy"
+    ]
+    return json.loads(policy.inputs["policy"]), policy
+
+
+@pytest.mark.parametrize("stack", ["staging", "uat", "prod"])
+def test_log_bucket_accepts_the_site_buckets_access_logs(stack: str) -> None:
+    policy, _ = _logs_policy(stack)
+    synthesis = synthesized(stack)
+    (site,) = [r for r in synthesis.by_type("aws:s3/bucket:Bucket") if r.name == "frontend-site"]
+    account = validate(stack_values(stack)).cloud.account_id  # type: ignore[union-attr]
+    assert log_delivery_problems(policy, site.outputs["arn"], account) == []
+    (grant,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert grant["Resource"].endswith("/s3/frontend/*")
+
+
+def test_log_delivery_check_catches_an_unscoped_grant_and_a_missing_deny() -> None:
+    policy, _ = _logs_policy("prod")
+    broken = copy.deepcopy(policy)
+    broken["Statement"] = [s for s in broken["Statement"] if s["Effect"] == "Allow"]
+    del broken["Statement"][0]["Condition"]["ArnLike"]
+    assert log_delivery_problems(broken, "arn:aws:s3:::x", "210000000003") == [
+        "grant not limited to the site bucket (aws:SourceArn)",
+        "insecure transport is not denied",
+    ]
+
+
+@pytest.mark.parametrize("stack", CLOUDFRONT_STACKS)
+def test_cloudfront_logging_waits_for_the_log_buckets_acls(stack: str) -> None:
+    synthesis = synthesized(stack)
+    (ownership,) = [
+        r
+        for r in synthesis.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+        if r.name == "frontend-logs-ownership"
+    ]
+    assert ownership.urn in _one(synthesis, DISTRIBUTION).dependencies
