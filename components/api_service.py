@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 
@@ -51,6 +51,7 @@ PROMETHEUS_NAMESPACE = "platform-monitoring"
 PROMETHEUS_ADDRESS = f"http://prometheus-operated.{PROMETHEUS_NAMESPACE}.svc:9090"
 _CERTIFICATE_PLACEHOLDER = "arn:aws:acm:pending"
 _CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
+CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class AwsLoadBalancing:
     node_role_arn_patterns: Sequence[str]
     """IAM role ARNs (wildcards allowed) of the nodes: the only principals that may pull images."""
     deletion_protection: bool = False
+    vpc_id: pulumi.Input[str] | None = None
+    cdn: Literal["cloudfront", "cloudflare"] | None = None
+    """The CDN in front of the API: the ALB then admits only it, so nothing bypasses the CDN's WAF."""
 
 
 @dataclass(frozen=True)
@@ -313,6 +317,54 @@ class ApiService(pulumi.ComponentResource):
             ),
         ]
 
+    def _origin_restriction(self, name: str, lb: AwsLoadBalancing) -> dict[str, pulumi.Input[str]]:
+        """Ingress annotations that let only the CDN reach the ALB (none without a CDN).
+
+        CloudFront: a security group admitting HTTPS from AWS's managed prefix list of CloudFront's
+        origin-facing addresses; the controller attaches it and opens the targets to the ALB.
+        Cloudflare: the ALB's inbound CIDRs are Cloudflare's published IPv4 ranges.
+        """
+        if lb.cdn == "cloudflare":
+            from components.edge_render import CLOUDFLARE_IPV4
+
+            return {"alb.ingress.kubernetes.io/inbound-cidrs": ",".join(CLOUDFLARE_IPV4)}
+        if lb.cdn != "cloudfront":
+            return {}
+        import pulumi_aws as aws
+
+        child = pulumi.ResourceOptions(parent=self)
+        cloudfront = aws.ec2.get_managed_prefix_list_output(
+            name=CLOUDFRONT_ORIGIN_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        group = aws.ec2.SecurityGroup(
+            f"{name}-alb-from-cloudfront",
+            vpc_id=lb.vpc_id,
+            description="API load balancer: HTTPS from CloudFront only",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="CloudFront origin-facing addresses",
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    prefix_list_ids=[cloudfront.id],
+                )
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    description="To the API pods (target-type ip)",
+                    protocol="tcp",
+                    from_port=0,
+                    to_port=65535,
+                    cidr_blocks=[lb.vpc_cidr],
+                )
+            ],
+            opts=child,
+        )
+        return {
+            "alb.ingress.kubernetes.io/security-groups": group.id,
+            "alb.ingress.kubernetes.io/manage-backend-security-group-rules": "true",
+        }
+
     def _aws_identity(self, name: str, args: ApiServiceArgs, lb: AwsLoadBalancing) -> None:
         """The API's IAM role through EKS Pod Identity, and the ECR repository of its images."""
         import pulumi_aws as aws
@@ -380,6 +432,7 @@ class ApiService(pulumi.ComponentResource):
                 annotations = {
                     **manifest["metadata"]["annotations"],
                     _CERTIFICATE_ANNOTATION: lb.certificate_arn,
+                    **self._origin_restriction(name, lb),
                 }
                 manifest = {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
             resource = kube.apply(logical, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends))

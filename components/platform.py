@@ -264,6 +264,8 @@ class Platform(pulumi.ComponentResource):
                     f"arn:aws:iam::{cloud.account_id}:role/{node_role_name(self.prefix)}"
                 ],
                 deletion_protection=config.rules.deletion_protection,
+                vpc_id=self.network.vpc_id,
+                cdn=config.edge.cdn.provider if config.edge is not None else None,
             )
         else:
             load_balancing = LocalIngress(

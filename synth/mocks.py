@@ -344,6 +344,16 @@ class PlatformMocks(Mocks):
                 "versionId": stable_hex("version", arn, length=32),
                 "versionStages": ["AWSCURRENT"],
             }
+        if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            name = str(args.args.get("name") or "")
+            return {  # type: ignore[return-value]
+                "id": "pl-" + stable_hex("prefix-list", name, length=8),
+                "name": name,
+                "addressFamily": "IPv4",
+                "maxEntries": 55,
+                "entries": [],
+                "tags": {},
+            }
         if token == "aws:guardduty/getDetector:getDetector":
             # The region's existing detector (one per account and region), e.g. enabled by Organizations.
             region = str(args.args.get("region") or self.region)

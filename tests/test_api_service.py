@@ -642,3 +642,70 @@ def test_annotation_check_catches_a_canary_ingress_whose_rollout_lost_its_alb_ro
     assert unrouted_annotation_backends(objects) == []
     del find(objects, "Rollout")["spec"]["strategy"]["canary"]["trafficRouting"]
     assert unrouted_annotation_backends(objects) == ["api: / -> api has no action"]
+
+
+# -- nothing bypasses the CDN --------------------------------------------------------------------
+
+
+def cdn_bypasses(resources: list[Registration]) -> list[str]:
+    """Internet-facing ALB Ingresses that admit more than the CDN in front of them."""
+    from components.edge_render import CLOUDFLARE_IPV4
+
+    groups = {r.outputs.get("id"): r for r in resources if r.type == "aws:ec2/securityGroup:SecurityGroup"}
+    problems = []
+    for r in resources:
+        if r.type != "kubernetes:networking.k8s.io/v1:Ingress":
+            continue
+        notes = r.inputs["metadata"].get("annotations", {})
+        if notes.get("alb.ingress.kubernetes.io/scheme") != "internet-facing":
+            continue
+        cidrs = notes.get("alb.ingress.kubernetes.io/inbound-cidrs")
+        group = groups.get(notes.get("alb.ingress.kubernetes.io/security-groups"))
+        if cidrs is not None:
+            if sorted(cidrs.split(",")) != sorted(CLOUDFLARE_IPV4):
+                problems.append(f"{r.urn}: inbound CIDRs {cidrs} are not the CDN's")
+        elif group is not None:
+            rules = group.inputs.get("ingress", [])
+            if any(rule.get("cidrBlocks") or rule.get("ipv6CidrBlocks") for rule in rules) or not rules:
+                problems.append(
+                    f"{r.urn}: its security group admits addresses, not only the CDN's prefix list"
+                )
+        else:
+            problems.append(f"{r.urn}: an internet-facing ALB open to everyone")
+    return problems
+
+
+@pytest.mark.parametrize("stack", ["staging", "uat", "prod"])
+def test_the_api_load_balancer_admits_only_the_cdn(stack: str) -> None:
+    resources = synthesized(stack).resources
+    assert cdn_bypasses(resources) == []
+    ingress = next(
+        r
+        for r in resources
+        if r.type == "kubernetes:networking.k8s.io/v1:Ingress" and r.name.startswith("api-")
+    )
+    notes = ingress.inputs["metadata"]["annotations"]
+    if stack == "uat":  # Cloudflare
+        assert "alb.ingress.kubernetes.io/inbound-cidrs" in notes
+    else:  # CloudFront: HTTPS from its origin-facing prefix list only
+        group = next(r for r in resources if r.name == "api-alb-from-cloudfront")
+        (rule,) = group.inputs["ingress"]
+        assert (rule["fromPort"], rule["toPort"], rule["prefixListIds"]) == (
+            443,
+            443,
+            [rule["prefixListIds"][0]],
+        )
+        assert notes["alb.ingress.kubernetes.io/security-groups"] == group.outputs["id"]
+
+
+def test_cdn_bypass_check_catches_an_open_load_balancer() -> None:
+    resources = synthesized("prod").resources
+    ingress = next(
+        r
+        for r in resources
+        if r.type == "kubernetes:networking.k8s.io/v1:Ingress" and r.name.startswith("api-")
+    )
+    metadata = copy.deepcopy(ingress.inputs["metadata"])
+    del metadata["annotations"]["alb.ingress.kubernetes.io/security-groups"]
+    broken = Registration(**{**ingress.__dict__, "inputs": {**ingress.inputs, "metadata": metadata}})
+    assert cdn_bypasses([broken]) == [f"{ingress.urn}: an internet-facing ALB open to everyone"]
