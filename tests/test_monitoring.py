@@ -404,7 +404,7 @@ def _set(values: dict[str, Any], path: str, value: Any) -> None:
             "staging",
             "observability.grafana.host",
             "grafana.example.org",
-            "is not inside 'platform.example.com'",
+            "is not inside 'staging.platform.example.com'",
         ),
         (
             "prod",
