@@ -7,6 +7,8 @@ components turn these values into resources.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 RELEASES_PREFIX = "releases"
@@ -193,6 +195,22 @@ CLOUDFLARE_IPV6 = (
 )
 """Cloudflare's published edge ranges (https://www.cloudflare.com/ips/): the only readers of the bucket."""
 
+NON_PUBLIC_MAX_PREFIX = {4: 8, 6: 32}
+"""The widest `aws:SourceIp` prefix per IP version that S3 Block Public Access still treats as a fixed
+set of addresses: a wider range makes an `Allow` to `"*"` public, and `BlockPublicPolicy` refuses the
+policy."""
+
+
+def narrow_cidrs(cidrs: Iterable[str]) -> list[str]:
+    """The addresses of `cidrs`, each range wider than `NON_PUBLIC_MAX_PREFIX` split to that size."""
+    out: list[str] = []
+    for cidr in cidrs:
+        net = ipaddress.ip_network(cidr)
+        limit = NON_PUBLIC_MAX_PREFIX[net.version]
+        subnets = net.subnets(new_prefix=limit) if net.prefixlen < limit else (net,)
+        out += [str(sub) for sub in subnets]
+    return out
+
 
 def cloudflare_bucket_policy(bucket_arn: str) -> dict[str, object]:
     """Releases readable from Cloudflare's edge ranges only (fixed ranges keep the bucket non-public)."""
@@ -205,7 +223,9 @@ def cloudflare_bucket_policy(bucket_arn: str) -> dict[str, object]:
                 "Principal": "*",
                 "Action": "s3:GetObject",
                 "Resource": f"{bucket_arn}/{RELEASES_PREFIX}/*",
-                "Condition": {"IpAddress": {"aws:SourceIp": [*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6]}},
+                "Condition": {
+                    "IpAddress": {"aws:SourceIp": narrow_cidrs([*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6])}
+                },
             },
             {
                 "Sid": "DenyInsecureTransport",

@@ -69,8 +69,10 @@ class TrailSettings(Model):
         ge=1,
         le=3653,
         description=(
-            "Object Lock (governance mode) retention in days: log files cannot be deleted or overwritten "
-            "that long; unset turns Object Lock off. At most retentionDays."
+            "Object Lock retention in days, in GOVERNANCE mode: for that long a log file version can be "
+            "deleted or overwritten only by a principal granted s3:BypassGovernanceRetention; unset (the "
+            "default, and every shipped stack but prod) creates the bucket without Object Lock. At most "
+            "retentionDays."
         ),
     )
 

@@ -16,6 +16,7 @@ stack's enforcement levels and rule settings live in ``policy/config/<stack>.jso
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -288,6 +289,30 @@ def _public_principal(principal: Any) -> bool:
     return any(p == "*" for p in [*_list(_get(principal, "AWS")), _get(principal, "AWS")])
 
 
+_NON_PUBLIC_PREFIX = {4: 8, 6: 32}
+"""The widest `aws:SourceIp` prefix S3 still treats as a fixed set of addresses, per IP version."""
+
+
+def _wide_source_ips(condition: Any) -> list[str]:
+    """`aws:SourceIp` values of an `IpAddress` condition that S3 treats as public (or cannot parse)."""
+    wide = []
+    for operator, keys in condition.items() if isinstance(condition, Mapping) else ():
+        if operator not in ("IpAddress", "ForAnyValue:IpAddress") or not isinstance(keys, Mapping):
+            continue
+        for key, values in keys.items():
+            if key.lower() != "aws:sourceip":
+                continue
+            for value in [values] if isinstance(values, str) else _list(values):
+                try:
+                    net = ipaddress.ip_network(str(value), strict=False)
+                except ValueError:
+                    wide.append(_show(value))
+                    continue
+                if net.prefixlen < _NON_PUBLIC_PREFIX[net.version]:
+                    wide.append(str(value))
+    return wide
+
+
 def _no_public_bucket(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     inputs = r.inputs
     if r.type.endswith(":BucketPublicAccessBlock"):
@@ -307,6 +332,13 @@ def _no_public_bucket(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
                 and not _get(statement, "Condition")
             ):
                 yield f"Statement[{i}] allows everyone (Principal *) without a condition"
+            elif _get(statement, "Effect") == "Allow" and _public_principal(_get(statement, "Principal")):
+                wide = _wide_source_ips(_get(statement, "Condition"))
+                if wide:
+                    yield (
+                        f"Statement[{i}] allows everyone from {', '.join(wide)}: S3 treats an aws:SourceIp "
+                        "wider than /8 (IPv4) or /32 (IPv6) as public"
+                    )
 
 
 _WORLD = ("0.0.0.0/0", "::/0")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import ipaddress
 import json
 import re
 import subprocess
@@ -22,7 +23,11 @@ from components.config import ConfigError, validate
 from components.edge_render import (
     API_PATH,
     AWS_MANAGED_RULE_GROUPS,
+    CLOUDFLARE_IPV4,
+    CLOUDFLARE_IPV6,
+    cloudflare_bucket_policy,
     cloudflare_release_rewrite,
+    narrow_cidrs,
     viewer_request_function,
     waf_web_acl,
 )
@@ -207,6 +212,21 @@ def test_public_bucket_check_catches_a_lowered_block_and_an_open_policy() -> Non
     policy = next(r for r in resources if r.type == BUCKET_POLICY)
     opened = {"Statement": [{"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}
     assert public_bucket_problems([dataclasses.replace(policy, inputs={"policy": json.dumps(opened)})]) != []
+
+
+def test_cloudflare_bucket_policy_admits_exactly_the_published_ranges_in_non_public_prefixes() -> None:
+    statement = cloudflare_bucket_policy("arn:aws:s3:::b")["Statement"][0]  # type: ignore[index]
+    cidrs = statement["Condition"]["IpAddress"]["aws:SourceIp"]
+    assert all(
+        ipaddress.ip_network(c).prefixlen >= {4: 8, 6: 32}[ipaddress.ip_network(c).version] for c in cidrs
+    )
+    published = [ipaddress.ip_network(c) for c in (*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6)]
+    for version in (4, 6):
+        want = [n for n in published if n.version == version]
+        got = [ipaddress.ip_network(c) for c in cidrs if ipaddress.ip_network(c).version == version]
+        assert list(ipaddress.collapse_addresses(got)) == list(ipaddress.collapse_addresses(want))  # type: ignore[arg-type]
+    assert narrow_cidrs(["2a06:98c0::/29"])[::7] == ["2a06:98c0::/32", "2a06:98c7::/32"]
+    assert narrow_cidrs(["10.0.0.0/7", "10.1.0.0/16"]) == ["10.0.0.0/8", "11.0.0.0/8", "10.1.0.0/16"]
 
 
 def test_frontend_bucket_is_versioned_encrypted_logged_and_expires_old_versions() -> None:

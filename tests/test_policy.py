@@ -85,6 +85,17 @@ WEB_INGRESS = {
     "description": "web",
 }
 
+
+def _ip_allow(cidrs: list[str]) -> dict[str, Any]:
+    """A read grant to everyone narrowed to `cidrs` by `aws:SourceIp`."""
+    return {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Condition": {"IpAddress": {"aws:SourceIp": cidrs}},
+    }
+
+
 # (rule, type, compliant inputs, violating inputs, protect of the compliant one)
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("rds-encrypted-at-rest", CLUSTER, {"storageEncrypted": True}, {"storageEncrypted": False}),
@@ -202,6 +213,12 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     ("s3-no-public-access", "aws:s3/bucketPolicy:BucketPolicy", {"policy": "{}"}, {"policy": "{not json"}),
+    (
+        "s3-no-public-access",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        {"policy": json.dumps({"Statement": [_ip_allow(["2a06:98c0::/32", "104.16.0.0/13"])]})},
+        {"policy": json.dumps({"Statement": [_ip_allow(["2a06:98c0::/29", "104.16.0.0/13"])]})},
+    ),
     (
         "no-world-ingress",
         SG,
