@@ -86,9 +86,13 @@ class Synthesis:
 # ------------------------------------------------------------------------------------------
 
 
+# libyaml's safe loader when PyYAML was built with it (the wheels are): the same documents, faster.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_SAFE_LOADER)
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {path.parent}") from None
     except yaml.YAMLError as exc:
