@@ -41,6 +41,9 @@ AWS_MANAGED_RULE_GROUPS = (
     ("AWSManagedRulesSQLiRuleSet", 40),
 )
 RATE_RULE_PRIORITY = 5
+COUNT_ONLY_RULES = {"AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY",)}
+"""Managed rules that only count even in `block` mode: SizeRestrictions_BODY blocks every request
+body over 8 KB, which would refuse ordinary API writes (`/api/*` shares the web ACL)."""
 
 # Cloudflare's managed rulesets (fixed ids, the same for every account).
 CLOUDFLARE_MANAGED_RULESET = "efb7b8c949ac4650a09736fc376e9aee"
@@ -239,6 +242,15 @@ def cloudflare_bucket_policy(bucket_arn: str) -> dict[str, object]:
     }
 
 
+def _managed_group(group: str) -> dict[str, object]:
+    statement: dict[str, object] = {"vendorName": "AWS", "name": group}
+    if group in COUNT_ONLY_RULES:
+        statement["ruleActionOverrides"] = [
+            {"name": rule, "actionToUse": {"count": {}}} for rule in COUNT_ONLY_RULES[group]
+        ]
+    return statement
+
+
 def _waf_visibility(metric: str) -> dict[str, object]:
     return {"cloudwatchMetricsEnabled": True, "metricName": metric, "sampledRequestsEnabled": True}
 
@@ -271,14 +283,15 @@ def waf_web_acl(*, name: str, mode: str, rate_limit: int, window_seconds: int) -
             "name": group,
             "priority": priority,
             "overrideAction": {"none": {}} if block else {"count": {}},
-            "statement": {"managedRuleGroupStatement": {"vendorName": "AWS", "name": group}},
+            "statement": {"managedRuleGroupStatement": _managed_group(group)},
             "visibilityConfig": _waf_visibility(group),
         }
         for group, priority in AWS_MANAGED_RULE_GROUPS
     ]
     return {
         "name": name,
-        "description": f"Managed rules and a per-IP rate limit ({mode})",
+        # AWS allows only [\w+=:#@/\-,.] and spaces in a description (no parentheses).
+        "description": f"Managed rules and a per-IP rate limit, mode {mode}",
         "scope": "CLOUDFRONT",
         "defaultAction": {"allow": {}},
         "rules": rules,

@@ -150,6 +150,25 @@ def test_waf_counts_in_staging_and_blocks_in_prod(stack: str, mode: str) -> None
     assert rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
 
 
+# WAFv2's `EntityDescription` pattern (its API reference): word characters, `+=:#@/-,.` and spaces.
+WAF_DESCRIPTION = re.compile(r"^[\w+=:#@/\-,\.][\w+=:#@/\-,\.\s]+[\w+=:#@/\-,\.]$")
+
+
+@pytest.mark.parametrize("stack", CLOUDFRONT_STACKS)
+def test_web_acl_description_is_one_aws_accepts(stack: str) -> None:
+    description = _one(synthesized(stack), WEB_ACL).inputs["description"]
+    assert WAF_DESCRIPTION.fullmatch(description), description
+    assert not WAF_DESCRIPTION.fullmatch("Managed rules and a per-IP rate limit (block)")
+
+
+def test_api_request_bodies_over_8_kb_are_only_counted_in_block_mode() -> None:
+    rules = _one(synthesized("prod"), WEB_ACL).inputs["rules"]
+    common = next(r for r in rules if r["name"] == "AWSManagedRulesCommonRuleSet")
+    assert common["overrideAction"] == {"none": {}}  # the group blocks ...
+    overrides = common["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"]
+    assert overrides == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]  # ... but this
+
+
 def _sdk_key_problems(value: Any, cls_name: str, module: Any) -> list[str]:
     """Keys of camelCase ``value`` that the SDK's typed `<cls_name>` classes do not have."""
     cls = getattr(module, f"{cls_name}Args", None)
