@@ -235,7 +235,8 @@ class CloudFrontCdn(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        for record_type in ("A", "AAAA"):
+        # Route53 aliases the name for IPv4 and IPv6; Cloudflare has no alias type, so one CNAME does both.
+        for record_type in ("A", "AAAA") if args.zone.provider == "route53" else ("CNAME",):
             add_record(
                 f"{name}-app-{record_type.lower()}",
                 args.zone,

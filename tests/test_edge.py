@@ -44,6 +44,7 @@ BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 RULESET = "cloudflare:index/ruleset:Ruleset"
+DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 
 
@@ -420,6 +421,16 @@ def _run_function(uri: str, release: str) -> str:
 )
 def test_release_router_maps_paths_into_the_active_release(uri: str, served: str) -> None:
     assert _run_function(uri, "r7") == served
+
+
+def test_cloudfront_on_a_cloudflare_zone_gets_one_cname_for_the_app() -> None:
+    values = copy.deepcopy(stack_values("uat"))
+    values["edge"]["cdn"] = {"provider": "cloudfront"}
+    synthesis = synthesize("uat", config=encode(values))
+    app = values["domain"]["name"]
+    records = [r for r in synthesis.by_type(DNS_RECORD) if r.inputs["name"] == app]
+    assert [(r.inputs["type"], r.inputs["proxied"]) for r in records] == [("CNAME", False)]
+    assert records[0].inputs["content"] == _one(synthesis, DISTRIBUTION).outputs["domainName"]
 
 
 def test_cloudflare_rewrite_points_into_the_active_release() -> None:
