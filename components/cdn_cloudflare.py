@@ -2,8 +2,10 @@
 
 - Zone settings: SSL "full (strict)", TLS 1.2 at least, HTTPS only, HSTS, and authenticated
   origin pulls (Cloudflare presents its client certificate to origins that ask for one).
-- Proxied records for the frontend (to the bucket's regional endpoint, with the Host header and
-  SNI rewritten to it) and for the API (to its load balancer).
+- Proxied records for the frontend (to the bucket's regional endpoint, with the Host header, and
+  with it SNI, rewritten to it) and for the API (to its load balancer); `/api/` on the frontend's
+  host goes to the API, as on CloudFront. Host header and DNS-record overrides in Origin Rules are
+  Enterprise-plan features: the zone must be on that plan (see `docs/frontend-releases.md`).
 - Rulesets, one per phase: URL rewrites into the active release (the release pointer), origin
   routing, cache rules (hashed assets for a year, `index.html` and the API never), response
   security headers, the managed WAF rulesets, and a per-IP rate limit.
@@ -27,9 +29,12 @@ from components.edge_render import (
     CLOUDFLARE_MANAGED_RULESET,
     CLOUDFLARE_OWASP_RULESET,
     HSTS_MAX_AGE,
+    RAW_URI_PATH,
+    RELEASES_PREFIX,
     SecurityHeaders,
     cloudflare_bucket_policy,
     cloudflare_host_expression,
+    cloudflare_is_api,
     cloudflare_is_asset,
     cloudflare_is_route,
     cloudflare_release_rewrite,
@@ -49,8 +54,11 @@ class CloudflareCdnArgs:
     api_origin_hostname: pulumi.Input[str] | None = None
 
 
-ASSETS_EXPRESSION = 'starts_with(raw.http.request.uri.path, "/assets/")'
-"""Content-hashed build output, by the path the client asked for (the cache phase runs after the rewrite)."""
+IMMUTABLE_EXPRESSION = (
+    f'(starts_with({RAW_URI_PATH}, "/assets/") or starts_with({RAW_URI_PATH}, "/{RELEASES_PREFIX}/"))'
+)
+"""Content-hashed build output and a release's files by their full path, matched on the path the client
+asked for (the cache phase runs after the rewrite)."""
 
 ZONE_SETTINGS: dict[str, object] = {
     "ssl": "strict",
@@ -113,15 +121,22 @@ def cloudflare_rulesets(
         ),
         (
             "http_request_origin",
-            "The frontend's origin is the bucket's regional endpoint",
+            "The frontend's origin is the bucket's regional endpoint; /api goes to the API",
             [
                 {
                     "ref": "frontend_bucket",
-                    "description": "Host header and SNI of the bucket endpoint",
-                    "expression": cloudflare_host_expression(app),
+                    "description": "Host header (and with it SNI) of the bucket endpoint",
+                    "expression": f"{cloudflare_host_expression(app)} and not ({cloudflare_is_api(app)})",
                     "action": "route",
-                    "actionParameters": {"hostHeader": origin_host, "sni": {"value": origin_host}},
-                }
+                    "actionParameters": {"hostHeader": origin_host},
+                },
+                {
+                    "ref": "api_through_app",
+                    "description": "/api/ on the frontend's host to the API, as CloudFront routes it",
+                    "expression": cloudflare_is_api(app),
+                    "action": "route",
+                    "actionParameters": {"hostHeader": api, "origin": {"host": api}},
+                },
             ],
         ),
         (
@@ -132,15 +147,16 @@ def cloudflare_rulesets(
                     "ref": "no_cache",
                     "description": "Never cache the entry document, SPA routes or the API",
                     "expression": (
-                        f"{cloudflare_is_route(app, raw=True)} or {cloudflare_host_expression(api)}"
+                        f"({cloudflare_is_route(app, raw=True)}) or ({cloudflare_is_api(app)}) "
+                        f"or {cloudflare_host_expression(api)}"
                     ),
                     "action": "set_cache_settings",
                     "actionParameters": {"cache": False},
                 },
                 {
                     "ref": "hashed_assets",
-                    "description": "Content-hashed build output is immutable",
-                    "expression": f"{cloudflare_host_expression(app)} and {ASSETS_EXPRESSION}",
+                    "description": "Content-hashed build output and release files are immutable",
+                    "expression": f"{cloudflare_host_expression(app)} and {IMMUTABLE_EXPRESSION}",
                     "action": "set_cache_settings",
                     "actionParameters": {
                         "cache": True,

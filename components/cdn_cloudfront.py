@@ -6,6 +6,9 @@
   KeyValueStore: switching releases is one key update, live at the edge in seconds. The
   release id is part of the rewritten URI, hence of the cache key, so no invalidation is
   needed; `index.html` is never cached, hashed assets are cached for a year.
+- `/releases/*` serves a release's files by their full path, without the function: a build
+  made with base `/releases/<id>/` links its assets there, so a page loaded before a switch
+  keeps loading its own release's files.
 - `/api/*` goes to the API host name with caching off and the viewer's headers, cookies and
   query string forwarded (Host excepted, so the origin's certificate matches).
 - WAF (scope CLOUDFRONT) and the viewer certificate are created in us-east-1 through
@@ -27,6 +30,7 @@ from components.edge_render import (
     API_PATH,
     ASSET_TTL,
     ASSETS_PATH,
+    RELEASE_FILES_PATH,
     RELEASES_PREFIX,
     SecurityHeaders,
     viewer_request_function,
@@ -194,6 +198,16 @@ class CloudFrontCdn(pulumi.ComponentResource):
                     origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER,
                     response_headers_policy_id=headers.id,
                     compress=False,
+                ),
+                aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
+                    path_pattern=RELEASE_FILES_PATH,  # by full path: immutable, no release lookup
+                    target_origin_id=s3_origin,
+                    viewer_protocol_policy="redirect-to-https",
+                    allowed_methods=["GET", "HEAD"],
+                    cached_methods=["GET", "HEAD"],
+                    cache_policy_id=assets_policy.id,
+                    response_headers_policy_id=headers.id,
+                    compress=True,
                 ),
                 aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
                     path_pattern=ASSETS_PATH,

@@ -8,6 +8,7 @@ components turn these values into resources.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,6 +19,16 @@ ACTIVE_RELEASE_KEY = "active-release"
 API_PATH = "/api/*"
 ASSETS_PATH = "/assets/*"
 """Content-hashed build output (Vite's default `assets/` directory): immutable, cached for a year."""
+RELEASE_FILES_PATH = f"/{RELEASES_PREFIX}/*"
+"""A release's own files by their full path: a build made with base `/releases/<id>/` links its assets
+there, so a page loaded before a switch keeps loading its own release's files after it."""
+FILE_EXTENSIONS = (
+    *("js", "mjs", "css", "map", "json", "txt", "xml", "webmanifest", "html", "wasm", "pdf"),
+    *("ico", "png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "mp4", "webm"),
+    *("woff", "woff2", "ttf", "otf", "eot"),
+)
+"""Extensions of files a frontend build ships: a path ending in one is a file of the active release;
+any other path (`/orders/42`, `/users/jane.doe`) is a single-page-app route served `index.html`."""
 
 HSTS_MAX_AGE = 63_072_000  # two years, the preload list's requirement
 ASSET_TTL = 31_536_000  # one year
@@ -55,13 +66,16 @@ def viewer_request_function() -> str:
 
     The active release id is read from the associated KeyValueStore on every request, so
     switching it takes effect at the edge within seconds without redeploying the function or
-    the distribution. Paths without a file extension are single-page-app routes and get the
-    release's `index.html`. Because the rewritten URI (release id included) is the cache key,
-    a switch never serves a cached object of another release: nothing needs invalidating.
+    the distribution. Paths ending in one of `FILE_EXTENSIONS` are files of the release; any other
+    path is a single-page-app route and gets the release's `index.html`. (`/releases/*` and
+    `/api/*` have their own behaviors, without this function.) Because the rewritten URI (release
+    id included) is the cache key, a switch never serves a cached object of another release, and
+    nothing needs invalidating.
     """
     return f"""import cf from 'cloudfront';
 
 const kvs = cf.kvs();
+const FILE_EXTENSIONS = {json.dumps(FILE_EXTENSIONS)};
 
 async function handler(event) {{
   const request = event.request;
@@ -77,8 +91,9 @@ async function handler(event) {{
   }}
   const uri = request.uri;
   const last = uri.substring(uri.lastIndexOf('/') + 1);
-  const route = uri.endsWith('/') || last.indexOf('.') === -1;
-  request.uri = '/{RELEASES_PREFIX}/' + release + (route ? '/index.html' : uri);
+  const dot = last.lastIndexOf('.');
+  const file = dot > -1 && FILE_EXTENSIONS.indexOf(last.substring(dot + 1).toLowerCase()) !== -1;
+  request.uri = '/{RELEASES_PREFIX}/' + release + (file ? uri : '/index.html');
   return request;
 }}
 """
@@ -156,18 +171,36 @@ RAW_URI_PATH = "raw.http.request.uri.path"
 `http.request.uri.path` (`/releases/<id>/…`), so they must match the immutable `raw.` field."""
 
 
+API_PREFIX = API_PATH.removesuffix("*")
+RELEASE_FILES_PREFIX = RELEASE_FILES_PATH.removesuffix("*")
+
+
+def _passed_through(field: str) -> str:
+    """Paths the release rewrite leaves alone: the API and a release's files by their full path."""
+    return f'(starts_with({field}, "{API_PREFIX}") or starts_with({field}, "{RELEASE_FILES_PREFIX}"))'
+
+
+def _is_file(field: str) -> str:
+    return f"({field}.extension in {{{' '.join(json.dumps(e) for e in FILE_EXTENSIONS)}}})"
+
+
 def cloudflare_is_route(host: str, *, raw: bool = False) -> str:
-    """Requests for the frontend host without a `.` in the path: single-page-app routes.
+    """Frontend requests for a single-page-app route: neither a file of the build nor passed through.
 
     ``raw`` matches the path as received, for phases that run after the release rewrite.
     """
     field = RAW_URI_PATH if raw else URI_PATH
-    return f'{cloudflare_host_expression(host)} and not ({field} contains ".")'
+    return f"{cloudflare_host_expression(host)} and not {_passed_through(field)} and not {_is_file(field)}"
 
 
 def cloudflare_is_asset(host: str) -> str:
-    """Requests for the frontend host for a file (the path has an extension)."""
-    return f'{cloudflare_host_expression(host)} and (http.request.uri.path contains ".")'
+    """Frontend requests for a file of the active release (by its path in the build)."""
+    return f"{cloudflare_host_expression(host)} and not {_passed_through(URI_PATH)} and {_is_file(URI_PATH)}"
+
+
+def cloudflare_is_api(host: str) -> str:
+    """Requests for the API through the frontend's host (`/api/...`), as CloudFront routes them."""
+    return f'{cloudflare_host_expression(host)} and starts_with({RAW_URI_PATH}, "{API_PREFIX}")'
 
 
 CLOUDFLARE_IPV4 = (

@@ -41,6 +41,7 @@ def _sdk_rules(settings: EdgeSettings) -> dict[str, list[Any]]:
         CLOUDFLARE_OWASP_RULESET,
         SecurityHeaders,
         cloudflare_host_expression,
+        cloudflare_is_api,
         cloudflare_is_asset,
         cloudflare_is_route,
         cloudflare_release_rewrite,
@@ -54,6 +55,7 @@ def _sdk_rules(settings: EdgeSettings) -> dict[str, list[Any]]:
     waf, block = settings.waf, settings.waf.mode == "block"
     overrides = None if block else i.RulesetRuleActionParametersOverridesArgs(action="log")
     app, api = cloudflare_host_expression(APP), cloudflare_host_expression(API)
+    app_api = cloudflare_is_api(APP)
     return {
         "http_request_transform": [
             rule(
@@ -74,26 +76,36 @@ def _sdk_rules(settings: EdgeSettings) -> dict[str, list[Any]]:
         "http_request_origin": [
             rule(
                 ref="frontend_bucket",
-                description="Host header and SNI of the bucket endpoint",
-                expression=app,
+                description="Host header (and with it SNI) of the bucket endpoint",
+                expression=f"{app} and not ({app_api})",
+                action="route",
+                action_parameters=params(host_header=HOST),
+            ),
+            rule(
+                ref="api_through_app",
+                description="/api/ on the frontend's host to the API, as CloudFront routes it",
+                expression=app_api,
                 action="route",
                 action_parameters=params(
-                    host_header=HOST, sni=i.RulesetRuleActionParametersSniArgs(value=HOST)
+                    host_header=API, origin=i.RulesetRuleActionParametersOriginArgs(host=API)
                 ),
-            )
+            ),
         ],
         "http_request_cache_settings": [
             rule(
                 ref="no_cache",
                 description="Never cache the entry document, SPA routes or the API",
-                expression=f"{cloudflare_is_route(APP, raw=True)} or {api}",
+                expression=f"({cloudflare_is_route(APP, raw=True)}) or ({app_api}) or {api}",
                 action="set_cache_settings",
                 action_parameters=params(cache=False),
             ),
             rule(
                 ref="hashed_assets",
-                description="Content-hashed build output is immutable",
-                expression=f'{app} and starts_with(raw.http.request.uri.path, "/assets/")',
+                description="Content-hashed build output and release files are immutable",
+                expression=(
+                    f'{app} and (starts_with(raw.http.request.uri.path, "/assets/") '
+                    'or starts_with(raw.http.request.uri.path, "/releases/"))'
+                ),
                 action="set_cache_settings",
                 action_parameters=params(
                     cache=True,

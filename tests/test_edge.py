@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import fnmatch
 import inspect
 import ipaddress
 import json
@@ -34,6 +35,7 @@ from components.edge_render import (
 from components.edge_settings import check_domain, misplaced_csp_wildcards
 from synth.diff import diff_resources
 from synth.engine import Registration, Synthesis, synthesize
+from tests import cf_expr
 from tests.conftest import encode, stack_values, synthesized
 from tests.tools import find_tool, need
 
@@ -314,8 +316,14 @@ def test_cloudflare_never_caches_the_api_or_the_entry_document() -> None:
         r for r in rulesets["http_request_cache_settings"].inputs["rules"] if r["ref"] == "no_cache"
     ]
     assert no_cache["actionParameters"]["cache"] is False
-    assert '"api.uat.platform.example.net"' in no_cache["expression"]
-    assert 'contains "."' in no_cache["expression"]
+    for host, path in [
+        ("api.uat.platform.example.net", "/api/orders"),
+        ("uat.platform.example.net", "/api/orders"),
+        ("uat.platform.example.net", "/"),
+        ("uat.platform.example.net", "/orders/42"),
+    ]:
+        assert cf_expr.matches(no_cache["expression"], host=host, path=path), (host, path)
+    assert not cf_expr.matches(no_cache["expression"], host="uat.platform.example.net", path="/assets/a-1.js")
     assert {"http_request_firewall_managed", "http_ratelimit", "http_request_transform"} <= set(rulesets)
 
 
@@ -409,18 +417,106 @@ def _run_function(uri: str, release: str) -> str:
     return result.stdout.strip()
 
 
-@pytest.mark.parametrize(
-    ("uri", "served"),
-    [
-        ("/", "/releases/r7/index.html"),
-        ("/orders/42", "/releases/r7/index.html"),
-        ("/settings/", "/releases/r7/index.html"),
-        ("/assets/index-3f9c2ab.js", "/releases/r7/assets/index-3f9c2ab.js"),
-        ("/favicon.ico", "/releases/r7/favicon.ico"),
-    ],
-)
-def test_release_router_maps_paths_into_the_active_release(uri: str, served: str) -> None:
-    assert _run_function(uri, "r7") == served
+# What each CDN must do with a request for the frontend's host: (path, origin, object served, cached).
+# `r7` is the active release; a page of release `r6` still open after the switch asks for its own files.
+EDGE_ROUTES = [
+    ("/", "bucket", "/releases/r7/index.html", False),
+    ("/orders/42", "bucket", "/releases/r7/index.html", False),
+    ("/settings/", "bucket", "/releases/r7/index.html", False),
+    ("/users/jane.doe", "bucket", "/releases/r7/index.html", False),
+    ("/assets/index-3f9c2ab.js", "bucket", "/releases/r7/assets/index-3f9c2ab.js", True),
+    ("/favicon.ico", "bucket", "/releases/r7/favicon.ico", None),
+    ("/releases/r6/assets/index-1a2b3c4.js", "bucket", "/releases/r6/assets/index-1a2b3c4.js", True),
+    ("/api/orders", "api", "/api/orders", False),
+    ("/api/export.json", "api", "/api/export.json", False),
+]
+"""`cached` None: the CDN's default (by the origin's headers)."""
+
+
+def _cloudfront_route(distribution: Registration, path: str) -> tuple[str, str, bool | None]:
+    """(origin, object, cached for long) of a request, as CloudFront's behaviors and the function route it."""
+    behavior = next(
+        (
+            b
+            for b in distribution.inputs.get("orderedCacheBehaviors", [])
+            if fnmatch.fnmatchcase(path, b["pathPattern"])
+        ),
+        distribution.inputs["defaultCacheBehavior"],
+    )
+    origin = "api" if behavior["targetOriginId"] == "api" else "bucket"
+    served = _run_function(path, "r7") if behavior.get("functionAssociations") else path
+    cached = None if behavior["cachePolicyId"] == CACHING_DISABLED else True
+    return origin, served, False if cached is None else cached
+
+
+@pytest.mark.parametrize(("path", "origin", "served", "cached"), EDGE_ROUTES)
+def test_cloudfront_routes_each_path_to_its_origin_and_release(
+    path: str, origin: str, served: str, cached: bool | None
+) -> None:
+    distribution = _one(synthesized("prod"), DISTRIBUTION)
+    got = _cloudfront_route(distribution, path)
+    assert got[:2] == (origin, served)
+    if cached is not None:
+        assert got[2] is cached
+
+
+def _cloudflare_route(
+    rulesets: dict[str, list[dict[str, Any]]], host: str, path: str
+) -> tuple[str, str, bool | None]:
+    """(origin, object, cached) of a request, as the zone's rulesets route it (every rule of a phase
+    sees the phase's input; later rules of a phase win)."""
+    served = path
+    for rule in rulesets["http_request_transform"]:
+        if cf_expr.matches(rule["expression"], host=host, path=path):
+            uri = rule["actionParameters"]["uri"]["path"]
+            if "value" in uri:
+                served = uri["value"]
+            else:
+                assert uri["expression"] == 'concat("/releases/r7", http.request.uri.path)', uri
+                served = "/releases/r7" + path
+    origin = "default"
+    for rule in rulesets["http_request_origin"]:
+        if cf_expr.matches(rule["expression"], host=host, path=path, rewritten=served):
+            params = rule["actionParameters"]
+            origin = "api" if params.get("origin", {}).get("host") == API_HOST else "bucket"
+            assert params["hostHeader"] == (
+                API_HOST if origin == "api" else "bucket.s3.eu-west-1.amazonaws.com"
+            )
+    cached: bool | None = None
+    for rule in rulesets["http_request_cache_settings"]:
+        if cf_expr.matches(rule["expression"], host=host, path=path, rewritten=served):
+            cached = rule["actionParameters"]["cache"]
+    return origin, served, cached
+
+
+APP_HOST, API_HOST = "uat.example.net", "api.uat.example.net"
+
+
+@pytest.mark.parametrize(("path", "origin", "served", "cached"), EDGE_ROUTES)
+def test_cloudflare_routes_each_path_to_its_origin_and_release(
+    path: str, origin: str, served: str, cached: bool | None
+) -> None:
+    from components.cdn_cloudflare import cloudflare_rulesets
+    from components.edge_settings import EdgeSettings
+
+    values = stack_values("uat")["edge"]
+    settings = EdgeSettings.model_validate({**values, "releases": {"active": "r7", "retained": ["r6", "r7"]}})
+    rulesets = {
+        phase: rules
+        for phase, _, rules in cloudflare_rulesets(
+            settings, APP_HOST, API_HOST, "bucket.s3.eu-west-1.amazonaws.com"
+        )
+    }
+    assert _cloudflare_route(rulesets, APP_HOST, path) == (origin, served, cached)
+
+
+def test_cloudflare_sends_the_api_host_to_its_origin_uncached_and_unrewritten() -> None:
+    from components.cdn_cloudflare import cloudflare_rulesets
+    from components.edge_settings import EdgeSettings
+
+    settings = EdgeSettings.model_validate(stack_values("uat")["edge"])
+    rulesets = {p: r for p, _, r in cloudflare_rulesets(settings, APP_HOST, API_HOST, "bucket")}
+    assert _cloudflare_route(rulesets, API_HOST, "/api/orders") == ("default", "/api/orders", False)
 
 
 def test_cloudfront_on_a_cloudflare_zone_gets_one_cname_for_the_app() -> None:
