@@ -183,7 +183,7 @@ class ClusterSettings(Model):
     )
     viewer_role_arns: list[IamArn] = Field(
         default_factory=list,
-        description="IAM roles granted read-only cluster access (EKS AmazonEKSViewPolicy), e.g. the "
+        description="IAM roles granted read-only cluster access (EKS AmazonEKSAdminViewPolicy: everything, Secrets included, read-only), e.g. the "
         "pipeline's preview and drift-detection roles.",
     )
 

@@ -40,7 +40,9 @@ from components.kube import apply
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+# Read-only, Secrets included: `pulumi preview --refresh` reads every Secret the stack manages and
+# Helm's release records (Secrets too); AmazonEKSViewPolicy (Kubernetes' `view`) excludes them.
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 STORAGE_CLASS = "gp3"
 """The cluster's default StorageClass: encrypted gp3 volumes through the EBS CSI driver."""
 

@@ -21,6 +21,8 @@ import pulumi
 from components.api_manifests import RegistrySettings
 
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+LAYER_DOWNLOAD = "ecr:GetDownloadUrlForLayer"
+"""The one action a pull needs and a push never calls: denying it to everyone else stops pulls only."""
 
 
 def lifecycle_policy(settings: RegistrySettings) -> str:
@@ -75,10 +77,12 @@ def repository_policy(puller_arn_patterns: Sequence[str]) -> str:
             "Condition": {"ArnLike": {"aws:PrincipalArn": patterns}},
         },
         {
+            # Only the layer download: a push also calls BatchCheckLayerAvailability and
+            # BatchGetImage, and an explicit Deny on them would stop the pipeline's pushes too.
             "Sid": "NobodyElsePulls",
             "Effect": "Deny",
             "Principal": "*",
-            "Action": list(PULL_ACTIONS),
+            "Action": [LAYER_DOWNLOAD],
             "Condition": {"ArnNotLike": {"aws:PrincipalArn": patterns}},
         },
     ]

@@ -40,7 +40,7 @@ from components.endpoints import (
     RedisEndpoint,
     namespace_peer,
 )
-from components.image_registry import PULL_ACTIONS, lifecycle_policy, repository_policy
+from components.image_registry import LAYER_DOWNLOAD, lifecycle_policy, repository_policy
 from synth.engine import SECRET, Registration, Synthesis, synthesize
 from synth.output import manifest
 from tests.conftest import stack_values, synthesized
@@ -264,10 +264,14 @@ def registry_problems(resources: list[Registration]) -> list[str]:
             s
             for p in policies
             for s in json.loads(p.inputs["policy"])["Statement"]
-            if s["Effect"] == "Deny" and s["Principal"] == "*" and set(PULL_ACTIONS) <= set(s["Action"])
+            if s["Effect"] == "Deny" and s["Principal"] == "*" and LAYER_DOWNLOAD in s["Action"]
         ]
         if not denies:
             problems.append(f"{name}: no policy denies pulls to principals other than the nodes")
+        # A push needs these (AWS: "IAM permissions for pushing an image"); a Deny on any stops CI.
+        push = {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:PutImage", "ecr:UploadLayerPart"}
+        if any(push & set(s["Action"]) for s in denies):
+            problems.append(f"{name}: the deny also blocks pushes")
     return problems
 
 
@@ -295,6 +299,20 @@ def test_registry_check_catches_a_weakened_repository(field: str, broken: Any, p
     assert any(problem in p for p in registry_problems([weakened if r is repo else r for r in resources]))
 
 
+def test_registry_check_catches_a_deny_that_blocks_pushes() -> None:
+    resources = component("aws-canary").resources
+    policy = next(r for r in resources if r.type == "aws:ecr/repositoryPolicy:RepositoryPolicy")
+    document = json.loads(policy.inputs["policy"])
+    for statement in document["Statement"]:
+        if statement["Effect"] == "Deny":
+            statement["Action"] = [*statement["Action"], "ecr:BatchGetImage"]
+    broken = copy.copy(policy)
+    broken.inputs = {**policy.inputs, "policy": json.dumps(document)}
+    assert registry_problems([broken if r is policy else r for r in resources]) == [
+        "platform/api: the deny also blocks pushes"
+    ]
+
+
 def test_registry_check_catches_a_missing_deny() -> None:
     resources = component("aws-canary").resources
     without_policy = [r for r in resources if r.type != "aws:ecr/repositoryPolicy:RepositoryPolicy"]
@@ -309,7 +327,7 @@ def test_repository_policy_allows_the_nodes_and_denies_every_other_principal() -
     assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": NODE_ROLES}}
     assert allow["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}
     assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": NODE_ROLES}}
-    assert set(deny["Action"]) == set(PULL_ACTIONS)
+    assert deny["Action"] == ["ecr:GetDownloadUrlForLayer"]
     with pytest.raises(ValueError, match="at least one principal"):
         repository_policy([])
 

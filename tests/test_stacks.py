@@ -378,8 +378,8 @@ def test_pipeline_roles_get_admin_or_read_only_cluster_access() -> None:
     assert policies == {
         "platform-deploy": "AmazonEKSClusterAdminPolicy",
         "platform-admins": "AmazonEKSClusterAdminPolicy",
-        "platform-preview": "AmazonEKSViewPolicy",
-        "platform-drift": "AmazonEKSViewPolicy",
+        "platform-preview": "AmazonEKSAdminViewPolicy",
+        "platform-drift": "AmazonEKSAdminViewPolicy",
     }
 
 
