@@ -242,7 +242,8 @@ class ApiService(pulumi.ComponentResource):
 
             namespace = Namespaces(
                 f"{name}-ingress-namespace",
-                specs=(NamespaceSpec(INGRESS_NGINX_NAMESPACE, "ingress", "baseline"),),
+                # The controller binds the node's ports 80/443 (hostPort), which `baseline` refuses.
+                specs=(NamespaceSpec(INGRESS_NGINX_NAMESPACE, "ingress", "privileged"),),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             chart = charts.INGRESS_NGINX

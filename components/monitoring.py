@@ -52,6 +52,7 @@ RECEIVERS_SECRET = "alertmanager-receivers"
 SECRET_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 """Where the Prometheus Operator mounts ``alertmanagerSpec.secrets`` entries."""
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+UNSCRAPABLE_CONTROL_PLANE = ("kubeScheduler", "kubeControllerManager", "kubeEtcd", "kubeProxy")
 GRAFANA_ADMIN_USER = "admin"
 DASHBOARDS_CONFIGMAP = "platform-dashboards"
 GRAFANA_SERVICE_ACCOUNT = f"{RELEASE}-grafana"
@@ -160,6 +161,8 @@ def _grafana_values(
             "size": f"{settings.grafana.storage_gib}Gi",
         },
         "service": {"type": "ClusterIP"},
+        # One ReadWriteOnce volume: a rolling update's new pod on another node could never attach it.
+        "deploymentStrategy": {"type": "Recreate"},
         "sidecar": {
             "dashboards": {
                 "enabled": True,
@@ -243,6 +246,10 @@ def kube_prometheus_values(
     return {
         "crds": {"enabled": True},
         "defaultRules": {"create": True},
+        # EKS runs the scheduler, controller manager and etcd out of reach, and kind binds them (and
+        # kube-proxy's metrics) to the node's loopback: scraped, they would only feed the chart's
+        # `absent(up{...})` alerts, which would then page forever.
+        **{component: {"enabled": False} for component in UNSCRAPABLE_CONTROL_PLANE},
         "prometheus": {
             "prometheusSpec": prometheus_spec,
             # A node drain evicts one replica at a time, never the whole HA set.

@@ -103,6 +103,16 @@ def test_each_stack_is_sized_from_its_config(
     assert values["prometheus"]["prometheusSpec"]["retention"] == retention
 
 
+@pytest.mark.parametrize("stack", ["dev", "staging", "uat", "prod"])
+def test_no_stack_scrapes_control_plane_parts_it_cannot_reach_and_grafana_recreates(stack: str) -> None:
+    values = values_of(stack)
+    # Enabled, each of these adds a `<Part>Down: absent(up{job=...} == 1)` alert that never clears
+    # on EKS or kind, and pages in prod.
+    for part in ("kubeScheduler", "kubeControllerManager", "kubeEtcd", "kubeProxy"):
+        assert values[part] == {"enabled": False}, part
+    assert values["grafana"]["deploymentStrategy"] == {"type": "Recreate"}  # one RWO volume
+
+
 def test_prod_prometheus_is_an_ha_pair_with_volumes_and_retention() -> None:
     spec = values_of("prod")["prometheus"]["prometheusSpec"]
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
