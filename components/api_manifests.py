@@ -99,6 +99,7 @@ ANALYSIS_HASH_ARG = "pod-template-hash"
 # (and fail on) the Rollout, with the JSONPath condition the provider understands.
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+SECRETS_ROTATION_ANNOTATION = "platform/secrets-rotation"
 ARGO_ROLLOUTS_NAMESPACE = "argo-rollouts"
 INGRESS_NGINX_NAMESPACE = "ingress-nginx"
 # Time a release may take beyond its pauses and analysis (pods starting, load balancers registering).
@@ -713,7 +714,12 @@ def _pod_template(
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
     return {
-        "metadata": {"labels": {**_labels(ctx, "api"), **selector}},
+        "metadata": {
+            "labels": {**_labels(ctx, "api"), **selector},
+            # The pods read the JWT secrets at start: a rotation must replace them all (a rollout),
+            # or restarted pods and old ones would each reject the other's tokens.
+            "annotations": {SECRETS_ROTATION_ANNOTATION: str(settings.secrets_rotation)},
+        },
         "spec": {
             "serviceAccountName": ctx.service_account_name,
             "securityContext": _pod_security_context(),

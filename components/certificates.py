@@ -240,6 +240,8 @@ class CertManager(pulumi.ComponentResource):
             selector={"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"},
             port=METRICS_PORT,
             interval="60s",
+            # Certificate metrics carry the certificate's own `namespace`; keep it (the alerts group by it).
+            honor_labels=True,
         )
         self.register_outputs(
             {"cluster_issuer": self.cluster_issuer, "internal_issuer": self.internal_issuer}

@@ -804,3 +804,19 @@ def test_empty_result_check_catches_a_pre_promotion_analysis_that_passes_on_no_d
     broken["successCondition"] = "len(result) == 0 || isNaN(result[0]) || result[0] >= 0.995"
     del broken["failureCondition"]
     assert empty_result_passes(broken) is True
+
+
+@pytest.mark.parametrize("case", ["rolling", "canary-alb"])
+def test_rotating_the_jwt_secrets_rolls_every_pod(case: str) -> None:
+    strategy, ctx_overrides = CASES[case]
+    kind = "Deployment" if case == "rolling" else "Rollout"
+
+    def template(rotation: int) -> dict[str, Any]:
+        manifests = render_api_manifests(
+            make_settings(strategy, secretsRotation=rotation), make_ctx(**ctx_overrides)
+        )
+        return one(manifests, kind, "api")["spec"]["template"]
+
+    # A change of the pod template is what starts a rollout; the Secret alone changing would not.
+    assert template(0) != template(1)
+    assert template(1)["metadata"]["annotations"]["platform/secrets-rotation"] == "1"
