@@ -127,6 +127,18 @@ def promotion_problems(workflow: dict[str, Any]) -> list[str]:
             problems.append(f"deploy-{stack} must get AWS access through OIDC")
         if not any(s.get("with", {}).get("policyPacks") == "policy" for s in _steps(job)):
             problems.append(f"deploy-{stack} must run the policy pack")
+    for stack in ("staging", "uat", "prod"):
+        steps = _steps(jobs.get(f"deploy-{stack}", {}))
+        runs = [str(step.get("run", "")) for step in steps]
+        up = next(
+            (i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("pulumi/actions@")),
+            None,
+        )
+        wait = next(
+            (i for i, run in enumerate(runs) if "wait-rollout.sh" in run and f"/{stack}" in run), None
+        )
+        if up is None or wait is None or wait < up:
+            problems.append(f"deploy-{stack} must wait for the API release after `pulumi up`")
     if not {"smoke-staging", "load-staging"} <= needs("deploy-uat"):
         problems.append("deploy-uat must wait for the staging smoke and load tests")
     if "deploy-staging" not in needs("smoke-staging"):
@@ -473,6 +485,63 @@ def test_workflows_preview_every_aws_stack_with_its_policy_config() -> None:
         assert (ROOT / "policy" / "config" / f"{stack}.json").exists()
 
 
+def _run_wait_rollout(
+    tmp_path: Path, states: list[str], timeout: int = 60
+) -> subprocess.CompletedProcess[str]:
+    """wait-rollout.sh against stub pulumi/aws/kubectl; the stub Rollout reports ``states`` in turn
+    (each `generation|observed|phase|stableRS|currentPodHash|abort`), and `sleep` returns at once."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "states").write_text("\n".join(states) + "\n")
+    stubs = {
+        "pulumi": "echo platform-uat",
+        "aws": "exit 0",
+        "sleep": "exit 0",
+        "kubectl": (
+            'case "$*" in *jsonpath=*message*) echo "analysis failed"; exit 0;; '
+            '*jsonpath=*) line=$(head -n1 "$STATES"); tail -n +2 "$STATES" > "$STATES.next"; '
+            '[ -s "$STATES.next" ] && mv "$STATES.next" "$STATES"; printf %s "$line";; *) exit 0;; esac'
+        ),
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STATES": str(tmp_path / "states")}
+    script = ROOT / ".github" / "scripts" / "wait-rollout.sh"
+    return subprocess.run(
+        ["bash", str(script), "org/uat", str(timeout)], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_rollout_wait_passes_only_once_the_new_revision_is_stable(tmp_path: Path) -> None:
+    result = _run_wait_rollout(
+        tmp_path,
+        [
+            "7|6|Healthy|aaa|aaa|",  # right after `pulumi up`: the previous revision's Healthy
+            "7|7|Paused|aaa|bbb|",  # the new revision waits for promotion
+            "7|7|Healthy|bbb|bbb|",
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("generation 7") == 3 and "released: bbb" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("states", "message"),
+    [
+        (["7|7|Paused|aaa|bbb|", "7|7|Degraded|aaa|bbb|true"], "aborted"),
+        (["7|6|Healthy|aaa|aaa|"], "did not complete"),  # never observed: times out
+        (["7||Progressing|||"], "did not complete"),  # empty fields do not shift the others
+    ],
+)
+def test_rollout_wait_fails_on_an_abort_or_a_release_that_never_completes(
+    tmp_path: Path, states: list[str], message: str
+) -> None:
+    result = _run_wait_rollout(tmp_path, states, timeout=60 if message == "aborted" else 0)
+    assert result.returncode == 1
+    assert message in result.stdout
+
+
 def test_smoke_script_is_valid_bash() -> None:
     import subprocess
 
@@ -523,20 +592,37 @@ def test_key_check_catches_a_long_lived_key() -> None:
     assert long_lived_keys("aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}") != []
 
 
+def _up(workflow: dict[str, Any], job: str) -> dict[str, Any]:
+    return next(
+        s for s in _steps(workflow["jobs"][job]) if str(s.get("uses", "")).startswith("pulumi/actions@")
+    )
+
+
+def _step_running(workflow: dict[str, Any], job: str, script: str) -> dict[str, Any]:
+    return next(s for s in _steps(workflow["jobs"][job]) if script in str(s.get("run", "")))
+
+
 @pytest.mark.parametrize(
     "change",
     [
         lambda w: w["jobs"]["deploy-prod"].update({"needs": ["deploy-staging"]}),
         lambda w: w["jobs"]["deploy-prod"].pop("environment"),
         lambda w: w["jobs"]["deploy-uat"].update({"needs": ["deploy-staging"]}),
-        lambda w: w["jobs"]["deploy-staging"]["steps"][-1]["with"].pop("policyPacks"),
+        lambda w: _up(w, "deploy-staging")["with"].pop("policyPacks"),
         lambda w: w["on"]["push"].update({"branches": ["*"]}),
         lambda w: w["jobs"]["gates"].pop("if"),
         lambda w: w["jobs"]["gates"].update({"if": "github.ref != ''"}),
         lambda w: w["jobs"]["deploy-dev"].pop("needs"),
         lambda w: w["jobs"]["deploy-staging"].update({"needs": []}),
-        lambda w: w["jobs"]["deploy-prod"]["steps"][-2]["with"].pop("refresh"),
-        lambda w: w["jobs"]["deploy-dev"]["steps"][-1]["with"].update({"refresh": False}),
+        lambda w: _up(w, "deploy-prod")["with"].pop("refresh"),
+        lambda w: _up(w, "deploy-dev")["with"].update({"refresh": False}),
+        lambda w: w["jobs"]["deploy-uat"]["steps"].remove(_step_running(w, "deploy-uat", "wait-rollout.sh")),
+        lambda w: w["jobs"]["deploy-prod"]["steps"].insert(
+            0,
+            w["jobs"]["deploy-prod"]["steps"].pop(
+                w["jobs"]["deploy-prod"]["steps"].index(_step_running(w, "deploy-prod", "wait-rollout.sh"))
+            ),
+        ),
     ],
 )
 def test_promotion_check_catches_a_skipped_gate(change: Any) -> None:

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Wait until the API's Argo Rollout has fully released the revision `pulumi up` just applied, and fail
+# if it aborts. `pulumi up` alone does not prove that: a release promoted by hand (uat) is never
+# awaited, and right after an update the Rollout still shows the previous revision's `Healthy`.
+#
+# Released means: the controller has seen this generation (status.observedGeneration), the phase is
+# Healthy, and the stable ReplicaSet is the current pod template's (stableRS == currentPodHash).
+# Usage: wait-rollout.sh <pulumi stack> [timeout seconds]; needs kubectl, the AWS CLI and credentials
+# that the stack's `cluster.adminRoleArns` or `viewerRoleArns` admit.
+set -euo pipefail
+
+stack=$1
+timeout=${2:-3600}
+namespace=platform-api
+name=api
+
+cluster=$(pulumi stack output clusterName --stack "$stack")
+aws eks update-kubeconfig --name "$cluster" --alias "$cluster" >/dev/null
+
+if ! kubectl get "rollouts.argoproj.io/$name" -n "$namespace" >/dev/null 2>&1; then
+  echo "no Rollout $namespace/$name (a rolling Deployment): pulumi up already awaited it"
+  exit 0
+fi
+
+deadline=$((SECONDS + timeout))
+# '|'-separated: a field not set yet prints as nothing, and must not shift the others.
+fields='{.metadata.generation}|{.status.observedGeneration}|{.status.phase}|{.status.stableRS}|{.status.currentPodHash}|{.status.abort}'
+while :; do
+  IFS='|' read -r generation observed phase stable current aborted < <(
+    kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o "jsonpath=$fields" && echo
+  )
+  echo "generation ${generation} observed ${observed:-?} phase ${phase:-?} stable ${stable:-?} current ${current:-?}"
+  if [ "${aborted:-}" = "true" ] || [ "${phase:-}" = "Degraded" ]; then
+    echo "::error::the API release was aborted (phase ${phase:-?}): its analysis failed or it was aborted by hand"
+    kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o jsonpath='{.status.message}{"\n"}' || true
+    exit 1
+  fi
+  if [ "$observed" = "$generation" ] && [ "$phase" = "Healthy" ] && [ -n "$stable" ] && [ "$stable" = "$current" ]; then
+    echo "released: $stable"
+    exit 0
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "::error::the API release did not complete within ${timeout}s (phase ${phase:-?}); promote or abort it"
+    exit 1
+  fi
+  sleep 15
+done
