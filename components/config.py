@@ -183,8 +183,8 @@ class ClusterSettings(Model):
     )
     viewer_role_arns: list[IamArn] = Field(
         default_factory=list,
-        description="IAM roles granted read-only cluster access (EKS AmazonEKSAdminViewPolicy: everything, Secrets included, read-only), e.g. the "
-        "pipeline's preview and drift-detection roles.",
+        description="IAM roles granted read-only cluster access, Secrets included (EKS "
+        "AmazonEKSAdminViewPolicy: a refresh reads them), e.g. the pipeline's preview and drift roles.",
     )
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """PgBouncer on Kubernetes: a read-write and a read-only pool in front of Aurora or CloudNativePG.
 
 Creates, in the data namespace: a ConfigMap with ``pgbouncer.ini`` (no secret in it), a Secret with
-the ``auth_file`` (the auth_query role's password and the exporter's SCRAM verifier) and the
+the ``auth_file`` (the auth_query role's password, or on Aurora the pooled logins' passwords, and the
+exporter's SCRAM verifier) and the
 exporter's password, a ServiceAccount without an API token, a Deployment of PgBouncer with the
 Prometheus pgbouncer_exporter as a sidecar, a Service, a PodDisruptionBudget, a CPU-based
 HorizontalPodAutoscaler, a NetworkPolicy (clients from the API namespace, scrapes from the
@@ -141,7 +142,7 @@ def deployed_endpoints(
     reader_host: str,
     port: int,
     database: str,
-    auth_user: str,
+    auth_user: str | None,
     stats_user: str,
     client_tls: bool,
 ) -> PgBouncerEndpoints:
@@ -525,7 +526,7 @@ class PgBouncerArgs:
     """The database's port (both endpoints)."""
     database: str
     auth: Credentials
-    """The auth_query role's login (its password goes into the auth_file)."""
+    """The auth_query role's login (its password goes into the auth_file); unused with ``pooled_logins``."""
     exporter: Credentials
     """The metrics exporter's console login (its SCRAM verifier goes into the auth_file)."""
     server_ca: CnpgCa | AuroraCa
@@ -538,6 +539,9 @@ class PgBouncerArgs:
     """What the client Certificate waits for: cert-manager's release and the issuer."""
     """ClusterIssuer of the client-facing certificate; None serves clients without TLS."""
     layout: PgBouncerLayout = PgBouncerLayout()
+    pooled_logins: Sequence[Credentials] = ()
+    """Userlist mode: these logins' passwords go into the auth_file and PgBouncer looks nothing up
+    (Aurora: `rds_superuser` cannot read `pg_shadow`, so no lookup function can). Empty: ``auth_query``."""
     client_namespaces: Sequence[str] = ("platform-api",)
     monitoring_namespace: str = "platform-monitoring"
 
@@ -573,19 +577,21 @@ class PgBouncer(pulumi.ComponentResource):
                 reader_host=hosts[1],
                 port=args.port,
                 database=args.database,
-                auth_user=args.auth.username,
+                auth_user=None if args.pooled_logins else args.auth.username,
                 stats_user=args.exporter.username,
                 client_tls=client_tls,
             )
             return render_pgbouncer_ini(settings, endpoints)
 
         ini = pulumi.Output.all(args.writer_host, args.reader_host).apply(ini_for)
+        # The exporter's verifier, then the auth user's password (lookup) or the pooled logins' (userlist).
+        logins = list(args.pooled_logins) or [args.auth]
         userlist: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(args.auth.password, args.exporter.password).apply(
+            pulumi.Output.all(args.exporter.password, *[login.password for login in logins]).apply(
                 lambda p: render_userlist(
                     {
-                        args.auth.username: p[0],
-                        args.exporter.username: exporter_verifier(args.exporter.username, p[1]),
+                        args.exporter.username: exporter_verifier(args.exporter.username, p[0]),
+                        **{login.username: password for login, password in zip(logins, p[1:], strict=True)},
                     }
                 )
             )

@@ -4,13 +4,17 @@ PgBouncer sits between the API tier and PostgreSQL (Aurora or CloudNativePG) so 
 short-lived client connections share a few dozen server connections. It exposes two pools:
 ``<database>`` goes to the writer and ``<database>_ro`` to the reader endpoint.
 
-Authentication works without any application password in PgBouncer's files: clients log in with
-SCRAM-SHA-256, and PgBouncer fetches each user's SCRAM verifier through ``auth_query``, which calls a
-``SECURITY DEFINER`` lookup function (:class:`AuthLookupFunction`) as a dedicated, unprivileged
-``auth_user``. SCRAM pass-through then lets PgBouncer log into PostgreSQL as that user with the keys
-the client proved. The only secrets PgBouncer holds are in the ``auth_file`` (a Kubernetes Secret,
-never a ConfigMap): the auth user's own password and the verifiers of the admin/stats users of the
-metrics exporter.
+Clients log in with SCRAM-SHA-256, in one of two ways:
+
+- **lookup** (CloudNativePG): PgBouncer fetches each user's SCRAM verifier through ``auth_query``,
+  which calls a ``SECURITY DEFINER`` lookup function (:class:`AuthLookupFunction`) as a dedicated,
+  unprivileged ``auth_user``; SCRAM pass-through then lets PgBouncer log into PostgreSQL as that user
+  with the keys the client proved. No application password is in PgBouncer's files.
+- **userlist** (Aurora, whose ``rds_superuser`` cannot read ``pg_shadow``, so no lookup function can):
+  the ``auth_file`` holds the pooled logins' passwords, and PgBouncer logs into PostgreSQL with them.
+
+Either way the secrets are only in the ``auth_file`` (a Kubernetes Secret, never a ConfigMap), next
+to the verifiers of the admin/stats users of the metrics exporter.
 
 Everything here is pure and deterministic, so the rendered files can be checked by a real PgBouncer in
 front of a real PostgreSQL (``tests/test_pgbouncer_real.py``) without Pulumi.
@@ -276,10 +280,9 @@ class AuthLookupFunction:
     be declared as a pulumi-postgresql ``Function`` resource; :func:`render_auth_function_sql` gives the
     complete DDL for running it directly.
 
-    The body reads ``pg_shadow``, which only a superuser may read: on a stock PostgreSQL the function
-    must be created (and so owned) by a superuser. On Aurora/RDS there is no superuser; there the
-    function must be owned by the master user, who holds ``rds_superuser``, and a change of engine
-    version must be checked against the lookup (the real-server tests cover stock PostgreSQL only).
+    The body reads ``pg_shadow``, which only a superuser may read: the function must be created (and
+    so owned) by a superuser, as on CloudNativePG. Aurora/RDS has none, and its ``rds_superuser`` may
+    not read ``pg_shadow`` either: there PgBouncer runs in userlist mode instead (no ``auth_user``).
     Superusers are never returned: nobody logs in as a superuser through the pooler.
     """
 
@@ -361,7 +364,8 @@ class PgBouncerEndpoints:
     writer_host: str
     reader_host: str
     database: str
-    auth_user: str
+    auth_user: str | None
+    """The ``auth_query`` login; ``None`` for userlist mode (every login in the ``auth_file``)."""
     server_ca_file: str
     port: int = 5432
     reader_port: int | None = None
@@ -382,7 +386,7 @@ class PgBouncerEndpoints:
                 raise ValueError(f"{label} {host!r} is not a host name or IP address")
         if self.listen_addr != "*" and not _HOST.match(self.listen_addr):
             raise ValueError(f"listen_addr {self.listen_addr!r} is not '*' or an address")
-        for label, name in (("database", self.database), ("auth_user", self.auth_user)):
+        for label, name in (("database", self.database), ("auth_user", self.auth_user or "none")):
             if not _IDENTIFIER.match(name):
                 raise ValueError(f"{label} {name!r} is not a plain lowercase identifier")
         for user in (*self.admin_users, *self.stats_users):
@@ -423,8 +427,8 @@ def render_pgbouncer_ini(
 ) -> str:
     """A complete ``pgbouncer.ini`` with a read-write and a read-only pool.
 
-    No password appears in it: application users are looked up with ``auth_query``; the auth user's
-    password and the exporter's verifiers live in the Secret-mounted ``auth_file``.
+    No password appears in it: application users are looked up with ``auth_query`` (or, without an
+    ``auth_user``, listed in the ``auth_file``); every secret lives in the Secret-mounted ``auth_file``.
     """
     has_client_tls = endpoints.client_tls_cert_file is not None
     if settings.client_tls_sslmode != "disable" and not has_client_tls:
@@ -461,9 +465,9 @@ def render_pgbouncer_ini(
         ("idle_transaction_timeout", str(settings.idle_transaction_timeout_seconds)),
         ("auth_type", "scram-sha-256"),
         ("auth_file", endpoints.auth_file),
-        ("auth_user", endpoints.auth_user),
-        ("auth_query", auth_function.auth_query),
     ]
+    if endpoints.auth_user is not None:
+        pgbouncer += [("auth_user", endpoints.auth_user), ("auth_query", auth_function.auth_query)]
     pgbouncer += [(key, ",".join(users)) for key, users in console_users if users]
     pgbouncer += [
         ("server_tls_sslmode", settings.server_tls_sslmode),

@@ -128,6 +128,12 @@ class Platform(pulumi.ComponentResource):
                 database=self.database.database,
                 auth=self.database_credentials[ROLES.pgbouncer_auth],
                 exporter=self.database_credentials[ROLES.exporter],
+                # Aurora's rds_superuser cannot read pg_shadow: the pooled logins go in the auth_file.
+                pooled_logins=(
+                    [self.database_credentials[r] for r in (ROLES.read_write, ROLES.read_only)]
+                    if isinstance(server_ca, AuroraCa)
+                    else ()
+                ),
                 server_ca=server_ca,
                 database_peer=pooler_side,
                 # Production keeps a pod in every zone rather than two in one.

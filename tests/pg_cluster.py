@@ -349,8 +349,14 @@ def _provision(stack_conninfo: str, app_password: str, auth_password: str) -> No
 
 
 @contextlib.contextmanager
-def local_stack(settings: PgBouncerSettings, *, max_connections: int = 100) -> Iterator[LocalStack]:
-    """Bring up primary, replica and PgBouncer; tear everything down on exit or on failure."""
+def local_stack(
+    settings: PgBouncerSettings, *, max_connections: int = 100, lookup: bool = True
+) -> Iterator[LocalStack]:
+    """Bring up primary, replica and PgBouncer; tear everything down on exit or on failure.
+
+    ``lookup`` False renders PgBouncer as on Aurora (userlist mode): no ``auth_user``/``auth_query``,
+    the application login's password in the ``auth_file``.
+    """
     with contextlib.ExitStack() as cleanup:
         root = Path(tempfile.mkdtemp(prefix="pgbouncer-real-"))
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)
@@ -383,7 +389,7 @@ def local_stack(settings: PgBouncerSettings, *, max_connections: int = 100) -> I
             root / "userlist.txt",
             render_userlist(
                 {
-                    AUTH_USER: auth_password,
+                    **({AUTH_USER: auth_password} if lookup else {APP_USER: app_password}),
                     STATS_USER: scram_sha256_verifier(stats_password, salt=secrets.token_bytes(16)),
                 }
             ),
@@ -395,7 +401,7 @@ def local_stack(settings: PgBouncerSettings, *, max_connections: int = 100) -> I
             port=primary.port,
             reader_port=replica.port,
             database=APP_DB,
-            auth_user=AUTH_USER,
+            auth_user=AUTH_USER if lookup else None,
             server_ca_file=str(tls.ca_cert),
             listen_addr="127.0.0.1",
             listen_port=listen_port,

@@ -388,3 +388,29 @@ def test_stack_config_map_is_exactly_the_deployed_render() -> None:
     )
     config_map = _pgbouncer(synthesized("dev"), "kubernetes:core/v1:ConfigMap", "config")
     assert config_map.inputs["data"]["pgbouncer.ini"] == render_pgbouncer_ini(settings, endpoints)
+
+
+def lookup_problems(ini: configparser.RawConfigParser, engine: str) -> list[str]:
+    """Aurora cannot serve `auth_query` (its rds_superuser cannot read pg_shadow); CloudNativePG does."""
+    looks_up = ini.has_option("pgbouncer", "auth_query")
+    if engine == "aurora" and looks_up:
+        return ["aurora: auth_query needs pg_shadow, which rds_superuser cannot read"]
+    if engine == "cloudnativepg" and not looks_up:
+        return ["cloudnativepg: no auth_query, so application logins are unknown to PgBouncer"]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("stack", "engine"), [("dev", "cloudnativepg"), ("staging", "aurora"), ("prod", "aurora")]
+)
+def test_pgbouncer_looks_logins_up_only_where_the_engine_allows(stack: str, engine: str) -> None:
+    assert lookup_problems(_ini(stack), engine) == []
+
+
+def test_lookup_check_catches_an_aurora_ini_with_auth_query() -> None:
+    ini = _ini("prod")
+    ini.set("pgbouncer", "auth_query", "SELECT 1")
+    assert lookup_problems(ini, "aurora") != []
+    ini = _ini("dev")
+    ini.remove_option("pgbouncer", "auth_query")
+    assert lookup_problems(ini, "cloudnativepg") != []
