@@ -800,7 +800,13 @@ def _analysis_template(settings: ApiSettings, ctx: ApiContext, name: str, bounde
     analysis (the deploy pipeline's smoke test).
     """
     analysis = settings.analysis
-    pods = f'namespace="{ctx.namespace}", pod=~"{ctx.name}-{{{{args.{ANALYSIS_HASH_ARG}}}}}-.*"'
+    # Probes, load-balancer health checks and scrapes are fast 200s every pod always gets: counted,
+    # they would make an idle preview look healthy and dilute a canary's errors and latency.
+    probes = "|".join(re.escape(p) for p in sorted(set(settings.paths.model_dump().values())))
+    pods = (
+        f'namespace="{ctx.namespace}", pod=~"{ctx.name}-{{{{args.{ANALYSIS_HASH_ARG}}}}}-.*", '
+        f'handler!~"{probes.replace(chr(92), chr(92) * 2)}"'
+    )
     window = analysis.query_window
     success_query = (
         f'sum(rate(http_requests_total{{{pods}, status!~"5.*"}}[{window}]))'

@@ -7,11 +7,14 @@ pinned version, CRD schemas for Argo Rollouts), and the checks are shown to fail
 from __future__ import annotations
 
 import copy
+import subprocess
 from decimal import Decimal
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -46,7 +49,7 @@ from tests.k8s_validation import (
     schemas_available,
     validate_manifests,
 )
-from tests.tools import need
+from tests.tools import need, require_tool
 
 IMAGE = {"repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api", "tag": "1.4.2"}
 DIGEST = "sha256:" + "a" * 64
@@ -820,3 +823,50 @@ def test_rotating_the_jwt_secrets_rolls_every_pod(case: str) -> None:
     # A change of the pod template is what starts a rollout; the Secret alone changing would not.
     assert template(0) != template(1)
     assert template(1)["metadata"]["annotations"]["platform/secrets-rotation"] == "1"
+
+
+def test_analysis_ignores_probes_and_scrapes_in_promtool(tmp_path: Path) -> None:
+    """The success-rate query, evaluated by the real promtool: a preview pod that only gets probes and
+    scrapes has no result (inconclusive), and user traffic is what the ratio is made of."""
+    promtool = require_tool("promtool")
+    template = one(render_case("blue-green-auto"), "AnalysisTemplate", "api-analysis")
+    query = next(m for m in template["spec"]["metrics"] if m["name"] == "success-rate")["provider"]
+    expr = query["prometheus"]["query"].replace("{{args.pod-template-hash}}", "abc12")
+    pod = 'namespace="api", pod="api-abc12-x7k2p"'
+
+    def series(handler: str, status: str, per_minute: int) -> dict[str, str]:
+        return {
+            "series": f'http_requests_total{{{pod}, handler="{handler}", status="{status}"}}',
+            "values": f"0+{per_minute}x10",
+        }
+
+    probes = [series("/healthz", "2xx", 6), series("/readyz", "2xx", 12), series("/metrics", "2xx", 2)]
+    rules = {"groups": [{"name": "analysis", "rules": [{"record": "success_rate", "expr": expr}]}]}
+    tests = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": probes,
+                "promql_expr_test": [{"expr": "success_rate", "eval_time": "10m", "exp_samples": []}],
+            },
+            {
+                "interval": "1m",
+                "input_series": [*probes, series("/orders", "2xx", 90), series("/orders", "5xx", 10)],
+                "promql_expr_test": [
+                    {
+                        "expr": "(success_rate > bool 0.899) * (success_rate < bool 0.901)",
+                        "eval_time": "10m",
+                        "exp_samples": [{"labels": "{}", "value": 1}],  # 90 of 100 user requests,
+                    }
+                ],
+            },
+        ],
+    }
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
