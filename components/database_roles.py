@@ -509,6 +509,7 @@ class DatabaseRoles(pulumi.ComponentResource):
             username=master.apply(lambda m: m["username"]),
             password=pulumi.Output.secret(master.apply(lambda m: m["password"])),
             sslmode=settings.sslmode,
+            sslrootcert=settings.ssl_root_cert,
             # Aurora's master user holds rds_superuser, not SUPERUSER.
             superuser=False,
             connect_timeout=15,

@@ -49,6 +49,14 @@ class RolesSettings(Model):
     provider_port: int | None = Field(
         default=None, ge=1, le=65535, description="`provider` mode: port of that host (the tunnel's)."
     )
+    ssl_root_cert: str | None = Field(
+        default=None,
+        pattern=r"^/[^\s]+$",
+        description="`provider` mode with `verify-full`: path, on the machine running `pulumi up`, of the "
+        "CA bundle the database's certificate chains to (on Aurora the region's RDS bundle, "
+        "https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem): RDS's CAs are not in the "
+        "system trust store, so without it the provider's TLS check fails.",
+    )
     statement_timeout_ms: int = Field(
         default=30_000,
         ge=0,
@@ -64,5 +72,10 @@ class RolesSettings(Model):
         if overrides and self.mode != "provider":
             raise ValueError(
                 f"{' and '.join(overrides)} only apply to mode `provider`, mode is `{self.mode}`"
+            )
+        if self.mode == "provider" and self.sslmode == "verify-full" and self.ssl_root_cert is None:
+            raise ValueError(
+                "mode `provider` with sslmode `verify-full` needs sslRootCert: the path of the database's CA "
+                "bundle on the deploying machine (RDS: the region's bundle, truststore.pki.rds.amazonaws.com)"
             )
         return self

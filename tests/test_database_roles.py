@@ -425,7 +425,16 @@ def test_provider_check_catches_a_postgresql_resource_on_a_default_provider() ->
 @pytest.mark.parametrize(
     ("stack", "roles", "message"),
     [
-        ("dev", {"mode": "provider"}, r"^platform:roles.mode: `provider` reads Aurora's master secret"),
+        (
+            "dev",
+            {"mode": "provider", "sslmode": "require"},
+            r"^platform:roles.mode: `provider` reads Aurora's master secret",
+        ),
+        (
+            "staging",
+            {"mode": "provider"},
+            r"^platform:roles: mode `provider` with sslmode `verify-full` needs sslRootCert",
+        ),
         ("prod", {"mode": "job", "providerHost": "localhost"}, r"^platform:roles: providerHost only apply"),
         ("prod", {"mode": "sometimes"}, r"^platform:roles.mode: Input should be 'provider', 'job' or 'none'"),
         (
