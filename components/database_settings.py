@@ -93,6 +93,12 @@ class AuroraRestore(Model):
     use_latest_restorable_time: bool = Field(
         default=False, description="Restore to the latest restorable time of the source cluster."
     )
+    applied: bool = Field(
+        default=False,
+        description="Set once `pulumi up` has created the cluster from this restore. The restore stays the "
+        "cluster's definition (removing or changing it replaces the cluster), but restoreTime is no longer "
+        "checked against the backup window, which moves on every day.",
+    )
 
     @field_validator("restore_time")
     @classmethod
@@ -312,7 +318,7 @@ def check_database(
         if when > now:
             raise ValueError(f"restore.restoreTime: {when.isoformat()} is in the future")
         oldest = now - timedelta(days=settings.backup_retention_days)
-        if when < oldest:
+        if when < oldest and not restore.applied:
             raise ValueError(
                 f"restore.restoreTime: {when.isoformat()} is older than the "
                 f"{settings.backup_retention_days}-day retention window (earliest {oldest.isoformat()})"

@@ -14,6 +14,7 @@ deliberate server settings as Aurora.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ import pulumi
 
 from components import charts
 from components.database_settings import (
+    AuroraRestore,
     AuroraSettings,
     CloudNativePgSettings,
     ServerTuning,
@@ -96,6 +98,17 @@ def snapshot_consumer_statements(accounts: Sequence[str]) -> list[dict[str, Any]
 def aurora_family(settings: AuroraSettings) -> str:
     """The parameter group family of the pinned major version, e.g. `aurora-postgresql16`."""
     return f"aurora-postgresql{settings.major_version}"
+
+
+def final_snapshot_name(cluster: str, restore: AuroraRestore | None) -> str:
+    """`<cluster>-final`, or with a suffix naming the restore the cluster was made from."""
+    if restore is None:
+        return f"{cluster}-final"
+    source = restore.snapshot_identifier or (
+        f"{restore.source_cluster_identifier}@"
+        f"{restore.restore_time.isoformat() if restore.restore_time else 'latest'}"
+    )
+    return f"{cluster}-final-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
 
 
 def _rfc3339(value: Any) -> str:
@@ -324,6 +337,9 @@ class PostgresCluster(pulumi.ComponentResource):
             vpc_security_group_ids=[group.id],
             db_cluster_parameter_group_name=cluster_params.name,
             db_instance_parameter_group_name=instance_params.name,
+            # The version is pinned in config; this only lets a reviewed change of the major version
+            # (and of the family's parameter groups) apply, which AWS otherwise refuses.
+            allow_major_version_upgrade=True,
             backup_retention_period=settings.backup_retention_days,
             preferred_backup_window=settings.preferred_backup_window,
             preferred_maintenance_window=settings.preferred_maintenance_window,
@@ -331,12 +347,16 @@ class PostgresCluster(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=["postgresql"],
             deletion_protection=rules.deletion_protection,
             skip_final_snapshot=not rules.final_snapshot,
-            final_snapshot_identifier=f"{args.name}-final",
+            # Unique per restore: a cluster replaced by a new restore (uat's refresh from a newer prod
+            # snapshot) must not collide with the previous generation's final snapshot.
+            final_snapshot_identifier=final_snapshot_name(args.name, restore),
             # Keep automated backups after deletion whenever a final snapshot is wanted.
             delete_automated_backups=not rules.final_snapshot,
             restore_to_point_in_time=point_in_time,
             snapshot_identifier=restore.snapshot_identifier if restore is not None else None,
-            opts=stateful,
+            # The identifier is fixed, so a replacement (a new restore) must delete the old cluster
+            # first (taking its final snapshot); creating the new one first would collide on the name.
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(delete_before_replace=True)),
         )
 
         monitoring_role = None

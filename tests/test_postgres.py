@@ -151,6 +151,37 @@ def test_stack_rules_refuse_with_the_key(
         check_database(settings, rules=PROTECTION[level], availability_zones=zones, now=NOW)
 
 
+def test_an_applied_restore_is_not_checked_against_the_moving_backup_window() -> None:
+    # Created 40 days ago from a point then inside the window: still the cluster's definition.
+    old = {"sourceClusterIdentifier": "prod", "restoreTime": iso(NOW - timedelta(days=40))}
+    with pytest.raises(ValueError, match=r"^restore\.restoreTime: .* older than"):
+        check_database(aurora(restore=old), rules=PROTECTION["none"], availability_zones=1, now=NOW)
+    applied = aurora(restore={**old, "applied": True})
+    check_database(applied, rules=PROTECTION["none"], availability_zones=1, now=NOW)
+    future = aurora(restore={**old, "restoreTime": iso(NOW + timedelta(hours=1)), "applied": True})
+    with pytest.raises(ValueError, match="in the future"):  # a typo is still a typo
+        check_database(future, rules=PROTECTION["none"], availability_zones=1, now=NOW)
+
+
+def test_each_restore_generation_gets_its_own_final_snapshot_name() -> None:
+    from components.database_settings import AuroraRestore
+    from components.postgres import final_snapshot_name
+
+    names = {
+        final_snapshot_name("c", None),
+        final_snapshot_name("c", AuroraRestore(snapshot_identifier="prod-2026-11-01")),
+        final_snapshot_name("c", AuroraRestore(snapshot_identifier="prod-2026-11-08")),
+        final_snapshot_name(
+            "c",
+            AuroraRestore.model_validate({"sourceClusterIdentifier": "p", "useLatestRestorableTime": True}),
+        ),
+    }
+    assert len(names) == 4 and "c-final" in names
+    assert final_snapshot_name("c", AuroraRestore(snapshot_identifier="s")) == final_snapshot_name(
+        "c", AuroraRestore(snapshot_identifier="s")
+    )
+
+
 def test_prod_settings_meet_production_rules() -> None:
     settings = aurora(
         readers=2,
@@ -394,7 +425,7 @@ def test_protection_follows_the_rules(
     cluster = one(synthesis, CLUSTER)
     assert cluster.inputs["deletionProtection"] is deletion_protection
     assert cluster.inputs["skipFinalSnapshot"] is skip_final_snapshot
-    assert cluster.inputs["finalSnapshotIdentifier"] == "platform-test-final"
+    assert cluster.inputs["finalSnapshotIdentifier"].startswith("platform-test-final")
     stateful = [cluster, one(synthesis, "aws:kms/key:Key"), *synthesis.by_type(INSTANCE)]
     assert {r.protect for r in stateful} == {protect}
 
