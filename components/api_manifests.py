@@ -569,7 +569,7 @@ class ApiContext:
     hostname: str
     pgbouncer: Backend
     redis: Backend
-    ingress_from: Peer
+    ingress_from: Peer | Sequence[Peer]
     prometheus_from: Peer
     prometheus_address: str
     certificate_arn: str | None = None
@@ -729,6 +729,10 @@ def _pod_template(
             "volumes": [volume],
         },
     }
+
+
+def _peers(peers: Peer | Sequence[Peer]) -> list[Peer]:
+    return [peers] if isinstance(peers, Peer) else list(peers)
 
 
 def _service(ctx: ApiContext, name: str, instance: str) -> dict[str, Any]:
@@ -1015,7 +1019,7 @@ def _network_policies(settings: ApiSettings, ctx: ApiContext) -> list[dict[str, 
                 "podSelector": {"matchLabels": api_pods},
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": [
-                    {"from": [ctx.ingress_from.render()], "ports": port},
+                    {"from": [p.render() for p in _peers(ctx.ingress_from)], "ports": port},
                     {"from": [ctx.prometheus_from.render()], "ports": port},
                 ],
                 "egress": [_dns_egress(), _egress_rule(ctx.pgbouncer), _egress_rule(ctx.redis)],

@@ -61,6 +61,8 @@ class AwsLoadBalancing:
     cluster_name: pulumi.Input[str]
     account_id: str
     vpc_cidr: str
+    public_subnet_cidrs: Sequence[str]
+    """Where the internet-facing load balancer's interfaces are: the only source of API traffic."""
     """ALB targets are pod IPs (`target-type: ip`): its traffic comes from the VPC, not from a pod."""
     certificate_arn: pulumi.Input[str]
     """Regional ACM certificate of the API host name."""
@@ -197,7 +199,9 @@ class ApiService(pulumi.ComponentResource):
             return ApiContext(
                 **common,
                 ingress_class="alb",
-                ingress_from=Peer(cidr=lb.vpc_cidr),
+                # The internet-facing ALB's interfaces live in the public subnets; pods and nodes
+                # (private subnets) must not reach the API pods around it.
+                ingress_from=[Peer(cidr=cidr) for cidr in lb.public_subnet_cidrs],
                 certificate_arn=_CERTIFICATE_PLACEHOLDER,
                 # Only a canary splits traffic through the ALB (Argo writes `actions.<service>`);
                 # blue-green swaps the active Service's selector, so the Ingress routes to it by port.

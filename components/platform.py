@@ -253,6 +253,7 @@ class Platform(pulumi.ComponentResource):
         if config.api is None:
             return
         from components.api_service import ApiService, ApiServiceArgs, AwsLoadBalancing, LocalIngress
+        from components.network import plan_subnets
 
         namespace = "platform-api"
         cloud = config.cloud
@@ -265,6 +266,10 @@ class Platform(pulumi.ComponentResource):
                 cluster_name=self.cluster.cluster_name,
                 account_id=cloud.account_id,
                 vpc_cidr=str(config.network.cidr),
+                public_subnet_cidrs=[
+                    plan.public
+                    for plan in plan_subnets(config.network.cidr, config.network.availability_zones).values()
+                ],
                 certificate_arn=self.api_certificate_arn,
                 node_role_arn_patterns=[
                     f"arn:aws:iam::{cloud.account_id}:role/{node_role_name(self.prefix)}"

@@ -8,6 +8,7 @@ deliberately broken resource or manifest.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 from functools import cache
 from typing import Any
@@ -41,6 +42,7 @@ from components.endpoints import (
     namespace_peer,
 )
 from components.image_registry import LAYER_DOWNLOAD, lifecycle_policy, repository_policy
+from components.network import plan_subnets
 from synth.engine import SECRET, Registration, Synthesis, synthesize
 from synth.output import manifest
 from tests.conftest import stack_values, synthesized
@@ -55,6 +57,10 @@ POOLER = Backend(namespace_peer("platform-data", {"app.kubernetes.io/name": "pgb
 WRITER = Backend(Peer(cidr="10.40.96.0/20"), 5432)
 REDIS = Backend(Peer(cidr="10.40.112.0/20"), 6379)
 VPC_CIDR = "10.40.0.0/16"
+ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+# prod's public subnets (plan_subnets of 10.40.0.0/16 over three zones), where the ALB's interfaces are.
+PUBLIC_SUBNETS = ["10.40.224.0/23", "10.40.226.0/23", "10.40.228.0/23"]
+PROD_ALB_PEERS = [{"ipBlock": {"cidr": c}} for c in PUBLIC_SUBNETS]
 CANARY = {
     "type": "canary",
     "steps": [{"setWeight": 10, "pauseSeconds": 60}, {"setWeight": 50, "pauseSeconds": 60}],
@@ -93,6 +99,7 @@ def api_program(strategy: dict[str, Any], *, aws: bool, rotation: int = 0) -> An
                 cluster_name="platform-test",
                 account_id=ACCOUNT,
                 vpc_cidr=VPC_CIDR,
+                public_subnet_cidrs=PUBLIC_SUBNETS,
                 certificate_arn=pulumi.Output.from_input(CERTIFICATE),
                 node_role_arn_patterns=NODE_ROLES,
                 deletion_protection=True,
@@ -533,7 +540,7 @@ def test_argo_rollouts_is_pinned_with_metrics_where_a_rollout_needs_it(stack: st
     assert releases[0].inputs["values"]["controller"]["metrics"]["enabled"] is True
 
 
-def network_problems(objects: list[dict[str, Any]], ingress_peer: dict[str, Any]) -> list[str]:
+def network_problems(objects: list[dict[str, Any]], ingress_peers: list[dict[str, Any]]) -> list[str]:
     """API NetworkPolicies that do not deny by default or that allow more than the needed peers."""
     policies = {m["metadata"]["name"]: m["spec"] for m in objects if m["kind"] == "NetworkPolicy"}
     problems = []
@@ -543,10 +550,18 @@ def network_problems(objects: list[dict[str, Any]], ingress_peer: dict[str, Any]
     api = policies.get("api-api", {})
     sources = [peer for rule in api.get("ingress", []) for peer in rule.get("from", [])]
     if sources != [
-        ingress_peer,
+        *ingress_peers,
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "platform-monitoring"}}},
     ]:
         problems.append(f"API ingress from {sources}")
+    # Pods and nodes live in the private subnets: an IP range admitting them bypasses the load balancer.
+    private = [
+        ipaddress.ip_network(p.private) for p in plan_subnets(ipaddress.ip_network(VPC_CIDR), ZONES).values()
+    ]
+    for peer in sources:
+        cidr = peer.get("ipBlock", {}).get("cidr")
+        if cidr and any(ipaddress.ip_network(cidr).overlaps(p) for p in private):
+            problems.append(f"API ingress from {cidr} admits pods and nodes around the load balancer")
     ports = sorted(p["port"] for rule in api.get("egress", []) for p in rule.get("ports", []))
     if len(api.get("egress", [])) != 3 or any(not rule.get("to") for rule in api.get("egress", [])):
         problems.append(f"API egress beyond DNS, PgBouncer and Redis: ports {ports}")
@@ -556,20 +571,28 @@ def network_problems(objects: list[dict[str, Any]], ingress_peer: dict[str, Any]
 @pytest.mark.parametrize(
     ("stack", "ingress_peer"),
     [
-        ("dev", {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}),
-        ("prod", {"ipBlock": {"cidr": "10.40.0.0/16"}}),
+        ("dev", [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]),
+        ("prod", PROD_ALB_PEERS),
     ],
 )
 def test_api_network_policies_deny_by_default_and_allow_only_needed_peers(
-    stack: str, ingress_peer: dict[str, Any]
+    stack: str, ingress_peer: list[dict[str, Any]]
 ) -> None:
     assert network_problems(stack_api(stack), ingress_peer) == []
+
+
+def test_network_check_catches_an_ingress_range_that_admits_the_pods() -> None:
+    objects = copy.deepcopy(stack_api("prod"))
+    policy = find(objects, "NetworkPolicy", "api-api")["spec"]
+    policy["ingress"][0]["from"] = [{"ipBlock": {"cidr": VPC_CIDR}}]
+    problems = network_problems(objects, [{"ipBlock": {"cidr": VPC_CIDR}}])
+    assert problems == [f"API ingress from {VPC_CIDR} admits pods and nodes around the load balancer"]
 
 
 def test_network_check_catches_an_open_egress() -> None:
     objects = copy.deepcopy(stack_api("prod"))
     find(objects, "NetworkPolicy", "api-api")["spec"]["egress"].append({"ports": [{"port": 443}]})
-    assert network_problems(objects, {"ipBlock": {"cidr": "10.40.0.0/16"}}) != []
+    assert network_problems(objects, PROD_ALB_PEERS) != []
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "uat", "prod"])
