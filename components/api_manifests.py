@@ -30,6 +30,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     ValidationInfo,
     field_validator,
@@ -225,6 +226,20 @@ class ApiImage(Model):
         tag = f":{self.tag}" if self.tag else ""
         digest = f"@{self.digest}" if self.digest else ""
         return f"{self.repository}{tag}{digest}"
+
+
+DEFAULT_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+"""prometheus-fastapi-instrumentator's default latency buckets are 0.1, 0.5 and 1: a p99 between
+them is a linear guess, and one above 1 reads as exactly 1, so a threshold of 1 s never trips."""
+
+
+def latency_threshold_problem(threshold: float, buckets: Sequence[float]) -> str | None:
+    """Why ``threshold`` cannot be judged from a histogram with ``buckets``, or None."""
+    if threshold not in buckets:
+        return f"{threshold:g} s is not a bucket bound of api.latencyBuckets {list(buckets)}"
+    if threshold >= max(buckets):
+        return f"{threshold:g} s is the largest bucket bound: a p99 above it is reported as {threshold:g}"
+    return None
 
 
 class ApiPaths(Model):
@@ -437,6 +452,13 @@ class ApiSettings(Model):
     image: ApiImage = Field(description="The API image.")
     container_port: int = Field(default=8000, ge=1024, le=65535, description="Port the app listens on.")
     paths: ApiPaths = Field(default=ApiPaths(), description="Probe and metrics paths.")
+    latency_buckets: list[PositiveFloat] = Field(
+        default=list(DEFAULT_LATENCY_BUCKETS),
+        min_length=2,
+        description="Upper bounds (seconds) of the `http_request_duration_seconds` histogram the API must "
+        "export, passed to it as METRICS_LATENCY_BUCKETS. A p99 is only exact at a bound: every latency "
+        "threshold (api.analysis, observability.alerts) must be one, below the largest.",
+    )
     replicas: PositiveInt = Field(default=2, description="Minimum pods (the autoscaler's floor).")
     max_replicas: PositiveInt = Field(default=6, description="The autoscaler's ceiling.")
     target_cpu_utilization: int = Field(
@@ -482,6 +504,11 @@ class ApiSettings(Model):
                 f"preStopDelaySeconds={self.pre_stop_delay_seconds} must be below "
                 f"terminationGracePeriodSeconds={self.termination_grace_period_seconds}"
             )
+        if sorted(set(self.latency_buckets)) != self.latency_buckets:
+            raise ValueError(f"latencyBuckets must be strictly increasing, got {self.latency_buckets}")
+        problem = latency_threshold_problem(self.analysis.latency_p99_seconds, self.latency_buckets)
+        if problem is not None:
+            raise ValueError(f"analysis.latencyP99Seconds: {problem}")
         prefixes = [extra.path_prefix for extra in self.extra_versions]
         duplicates = sorted({p for p in prefixes if prefixes.count(p) > 1})
         if duplicates:
@@ -674,6 +701,7 @@ def _api_env(settings: ApiSettings, ctx: ApiContext) -> list[dict[str, Any]]:
         {"name": "PORT", "value": str(settings.container_port)},
         {"name": "RATE_LIMIT_REQUESTS_PER_MINUTE", "value": str(settings.rate_limit.requests_per_minute)},
         {"name": "RATE_LIMIT_BURST", "value": str(settings.rate_limit.burst)},
+        {"name": "METRICS_LATENCY_BUCKETS", "value": ",".join(f"{b:g}" for b in settings.latency_buckets)},
     ]
     return env
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pulumi import RunError
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from components.api_manifests import ApiSettings, environment_problem
+from components.api_manifests import ApiSettings, environment_problem, latency_threshold_problem
 from components.database_settings import AuroraSettings, DatabaseSettings, check_database
 from components.edge_settings import AWS_WAF_MIN_RATE_LIMIT, DomainSettings, EdgeSettings
 from components.model import Model
@@ -495,6 +495,9 @@ class StackConfig(Model):
         problem = environment_problem(api, protected=self.rules.requires_rollout_analysis)
         if problem is not None:
             raise _at(f"api.{problem[0]}", f"protection level {self.protection!r}: {problem[1]}")
+        alert = latency_threshold_problem(self.observability.alerts.latency_p99_seconds, api.latency_buckets)
+        if alert is not None:
+            raise _at("observability.alerts.latencyP99Seconds", alert)
         if isinstance(self.cloud, AwsCloud):
             if self.domain is None or self.domain.dns is None:
                 raise _at(

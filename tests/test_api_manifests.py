@@ -114,7 +114,7 @@ def make_settings(strategy: dict[str, Any] | None = None, **overrides: Any) -> A
         "replicas": 3,
         "maxReplicas": 9,
         "pdbMinAvailable": 2,
-        "analysis": {"successRate": 0.995, "latencyP99Seconds": 0.3, "count": 4, "failureLimit": 1},
+        "analysis": {"successRate": 0.995, "latencyP99Seconds": 0.25, "count": 4, "failureLimit": 1},
         "extraVersions": [{"pathPrefix": "/v1", "image": {**IMAGE, "tag": "0.9.0"}}],
         **({"strategy": strategy} if strategy else {}),
         **overrides,
@@ -308,7 +308,7 @@ def test_analysis_queries_carry_the_configured_thresholds() -> None:
     metrics = {m["name"]: m for m in template["spec"]["metrics"]}
     success, latency = metrics["success-rate"], metrics["latency-p99"]
     assert success["successCondition"].endswith("result[0] >= 0.995")
-    assert latency["successCondition"].endswith("result[0] <= 0.3")
+    assert latency["successCondition"].endswith("result[0] <= 0.25")
     assert 'status!~"5.*"' in success["provider"]["prometheus"]["query"]
     assert "histogram_quantile(0.99," in latency["provider"]["prometheus"]["query"]
     for metric in metrics.values():
@@ -559,6 +559,12 @@ def test_image_accepts_pinned_references(image: dict[str, str], reference: str) 
         ({"analysis": {"successRate": 0}}, "greater than 0"),
         ({"analysis": {"successRate": 1.5}}, "less than or equal to 1"),
         ({"analysis": {"latencyP99Seconds": 0}}, "greater than 0"),
+        ({"analysis": {"latencyP99Seconds": 0.3}}, "analysis.latencyP99Seconds: 0.3 s is not a bucket bound"),
+        (
+            {"latencyBuckets": [0.1, 0.25], "analysis": {"latencyP99Seconds": 0.25}},
+            "0.25 s is the largest bucket bound",
+        ),
+        ({"latencyBuckets": [0.5, 0.25, 1]}, "latencyBuckets must be strictly increasing"),
         ({"analysis": {"count": 2, "failureLimit": 2}}, "failureLimit=2 must be below count=2"),
         ({"analysis": {"interval": "1 minute"}}, "String should match pattern"),
         ({"paths": {"readiness": "readyz"}}, "String should match pattern"),
@@ -870,3 +876,8 @@ def test_analysis_ignores_probes_and_scrapes_in_promtool(tmp_path: Path) -> None
         [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_api_is_told_its_latency_buckets() -> None:
+    env = {e["name"]: e.get("value") for e in pod_spec()["containers"][0]["env"]}
+    assert env["METRICS_LATENCY_BUCKETS"] == "0.05,0.1,0.25,0.4,0.5,0.75,1,2.5,5,10"

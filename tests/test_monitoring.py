@@ -912,3 +912,13 @@ def test_the_grafana_alb_ingress_is_schema_valid() -> None:
             )
         ]
     )
+
+
+def test_an_alert_latency_threshold_off_the_apis_buckets_is_refused() -> None:
+    values = copy.deepcopy(stack_values("prod"))
+    values.setdefault("observability", {}).setdefault("alerts", {})["latencyP99Seconds"] = 1.5
+    with pytest.raises(ConfigError, match=r"^platform:observability\.alerts\.latencyP99Seconds: 1\.5 s is"):
+        validate(values)
+    values["observability"]["alerts"]["latencyP99Seconds"] = 10  # the largest bound: a p99 never exceeds it
+    with pytest.raises(ConfigError, match="largest bucket bound"):
+        validate(values)
