@@ -161,9 +161,10 @@ class AlertThresholds(Model):
         min_length=1,
         description="Kubernetes namespaces of the platform's workloads, watched for OOM-killed containers.",
     )
-    runbook_base_url: Annotated[str, StringConstraints(pattern=r"^https://[^\s\"'{}]+$")] = Field(
-        default="https://runbooks.platform.internal/alerts",
-        description="Base URL of the runbooks; each alert links to <base>/<AlertName>.",
+    runbook_base_url: Annotated[str, StringConstraints(pattern=r"^https://[^\s\"'{}#]+$")] = Field(
+        default="https://github.com/example-org/platform/blob/main/docs/runbooks/alerts.md",
+        description="Where docs/runbooks/alerts.md is published; each alert links to its section, "
+        "<base>#<alertname in lower case>. Set it to your repository's copy.",
     )
 
     @model_validator(mode="after")
@@ -522,7 +523,7 @@ def _alert_rule(alert: _Alert, runbook_base: str) -> dict[str, Any]:
         "annotations": {
             "summary": alert.summary,
             "description": alert.description,
-            "runbook_url": f"{runbook_base.rstrip('/')}/{alert.name}",
+            "runbook_url": f"{runbook_base}#{alert.name.lower()}",
         },
     }
 

@@ -29,6 +29,7 @@ from components.alert_rules import (
     render_prometheus_rule,
     render_rule_groups,
 )
+from synth.paths import ROOT
 from tests.tools import SCHEMAS_DIR, need, require_tool
 
 Series = tuple[tuple[str, str], ...]
@@ -533,10 +534,27 @@ def test_every_alert_has_severity_summary_description_and_runbook(rules: dict[st
                 continue
             assert rule["labels"]["severity"] in {"critical", "warning"}
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
-            assert (
-                rule["annotations"]["runbook_url"]
-                == f"https://runbooks.platform.internal/alerts/{rule['alert']}"
-            )
+            assert rule["annotations"]["runbook_url"] == f"{RUNBOOKS}#{rule['alert'].lower()}"
+
+
+RUNBOOKS = "https://github.com/example-org/platform/blob/main/docs/runbooks/alerts.md"
+
+
+def runbook_gaps(rule_groups: dict[str, Any], runbook: str) -> list[str]:
+    """Alerts whose runbook link has no section in docs/runbooks/alerts.md (GitHub anchors: headings
+    lowercased)."""
+    anchors = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
+    links = {
+        r["annotations"]["runbook_url"] for g in rule_groups["groups"] for r in g["rules"] if "alert" in r
+    }
+    return sorted(link for link in links if link.rpartition("#")[2] not in anchors)
+
+
+def test_every_alert_links_to_a_section_of_the_alert_runbooks(rules: dict[str, Any]) -> None:
+    runbook = (ROOT / "docs" / "runbooks" / "alerts.md").read_text()
+    assert runbook_gaps(rules, runbook) == []
+    without = runbook.replace("## RedisEvictingKeys", "## Redis evicting keys")
+    assert runbook_gaps(rules, without) == [f"{RUNBOOKS}#redisevictingkeys"]
 
 
 def test_no_traffic_alert_is_rendered_only_when_asked() -> None:
