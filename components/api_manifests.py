@@ -101,6 +101,7 @@ ANALYSIS_HASH_ARG = "pod-template-hash"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 SECRETS_ROTATION_ANNOTATION = "platform/secrets-rotation"
+DOWN_MIGRATION_MARK = "-migrate-down-"
 ARGO_ROLLOUTS_NAMESPACE = "argo-rollouts"
 INGRESS_NGINX_NAMESPACE = "ingress-nginx"
 # Time a release may take beyond its pauses and analysis (pods starting, load balancers registering).
@@ -1193,7 +1194,7 @@ def render_down_migration_job(settings: ApiSettings, ctx: ApiContext, image: Api
         raise ValueError(
             "platform:api.migrations.downCommand is not set: there is no down migration to render"
         )
-    name = f"{ctx.name}-migrate-down-{image_hash(image)}"
+    name = f"{ctx.name}{DOWN_MIGRATION_MARK}{image_hash(image)}"
     return _migration_job(settings, ctx, image, name, settings.migrations.down_command)
 
 
@@ -1206,9 +1207,13 @@ def render_api_manifests(settings: ApiSettings, ctx: ApiContext) -> list[dict[st
     ingress_name = ctx.name
     analysis_name = f"{ctx.name}-analysis"
     manifests: list[dict[str, Any]] = [_service_account(ctx), *_network_policies(settings, ctx)]
-    if settings.migrations.down_image is not None:
-        manifests.append(render_down_migration_job(settings, ctx, settings.migrations.down_image))
-    manifests.append(render_migration_job(settings, ctx))
+    down_image = settings.migrations.down_image
+    # A schema rollback (downImage set) runs no forward migration: the older image's `upgrade head`
+    # would not know the newer revision. Its down Job comes last, after the workload is back on the
+    # older image, which (expand/contract) runs on the newer schema; the reverse order would leave
+    # the newer pods on a schema they do not know until the rollback is through.
+    if down_image is None:
+        manifests.append(render_migration_job(settings, ctx))
     manifests.append(_service(ctx, ctx.name, ctx.name))
     strategy = settings.strategy
     workload: dict[str, Any]
@@ -1234,6 +1239,8 @@ def render_api_manifests(settings: ApiSettings, ctx: ApiContext) -> list[dict[st
             _pdb(ctx, name, name, min(settings.pdb_min_available, extra.replicas - 1)),
         ]
     manifests.append(_ingress(settings, ctx, ingress_name))
+    if down_image is not None:
+        manifests.append(render_down_migration_job(settings, ctx, down_image))
     return manifests
 
 

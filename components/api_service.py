@@ -22,6 +22,7 @@ import pulumi
 from components.api_manifests import (
     ARGO_ROLLOUTS_NAMESPACE,
     CONTAINER_PORT_NAME,
+    DOWN_MIGRATION_MARK,
     INGRESS_NGINX_NAMESPACE,
     ApiContext,
     ApiSettings,
@@ -420,6 +421,7 @@ class ApiService(pulumi.ComponentResource):
         lb = args.load_balancing
         before_workload: list[pulumi.Resource] = [*secrets, *controllers]
         migrations: list[pulumi.Resource] = []
+        workloads: list[pulumi.Resource] = []
         ingress: Any = None
         for rendered in render_api_manifests(args.settings, ctx):
             manifest = rendered
@@ -427,7 +429,10 @@ class ApiService(pulumi.ComponentResource):
             # Logical names do not carry the image hash: a new release replaces the Job resource.
             logical = f"{name}-{kind.lower()}-{_stable(object_name)}"
             depends: list[pulumi.Resource] = []
-            if kind == "Job":
+            if kind == "Job" and DOWN_MIGRATION_MARK in object_name:
+                # A schema rollback: only once the workload runs the older image again.
+                depends = [*secrets, *args.database_ready, *workloads]
+            elif kind == "Job":
                 depends = [*secrets, *args.database_ready, *migrations]
             elif kind in ("Rollout", "Deployment"):
                 depends = [*before_workload, *migrations]
@@ -443,6 +448,8 @@ class ApiService(pulumi.ComponentResource):
             resource = kube.apply(logical, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends))
             if kind == "Job":
                 migrations.append(resource)
+            elif kind in ("Rollout", "Deployment") and object_name == ctx.name:
+                workloads.append(resource)
             elif kind == "AnalysisTemplate":
                 before_workload.append(resource)
             elif kind == "Ingress":
