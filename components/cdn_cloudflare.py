@@ -1,7 +1,8 @@
 """Cloudflare in front of the private release bucket and the API.
 
-- Zone settings: SSL "full (strict)", TLS 1.2 at least, HTTPS only, HSTS, and authenticated
-  origin pulls (Cloudflare presents its client certificate to origins that ask for one).
+- Zone settings: SSL "full (strict)", TLS 1.2 at least, HTTPS only, HSTS; zone-level authenticated
+  origin pulls (Cloudflare presents its client certificate to origins; neither origin here checks
+  it, the IP allow-lists below do the fencing).
 - Proxied records for the frontend (to the bucket's regional endpoint, with the Host header, and
   with it SNI, rewritten to it) and for the API (to its load balancer); `/api/` on the frontend's
   host goes to the API, as on CloudFront. Host header and DNS-record overrides in Origin Rules are
@@ -64,7 +65,6 @@ ZONE_SETTINGS: dict[str, object] = {
     "ssl": "strict",
     "min_tls_version": "1.2",
     "always_use_https": "on",
-    "tls_client_auth": "on",
     # `value` is untyped and reaches Cloudflare's API as is: its keys are the API's snake_case ones.
     "security_header": {
         "strict_transport_security": {
@@ -76,7 +76,7 @@ ZONE_SETTINGS: dict[str, object] = {
         }
     },
 }
-"""Zone settings by id: full-strict TLS to origins, TLS 1.2+, HTTPS only, HSTS, authenticated origin pulls.
+"""Zone settings by id: full-strict TLS to origins, TLS 1.2+, HTTPS only, HSTS.
 
 Values use the Cloudflare API's own (snake_case) keys: the SDK does not translate inside `value`."""
 
@@ -232,12 +232,15 @@ class CloudflareCdn(pulumi.ComponentResource):
         super().__init__("platform:edge:CloudflareCdn", name, None, opts)
         import pulumi_aws as aws
 
-        from components.cloudflare import RULESET, ZONE_SETTING, cloudflare_resource
+        from components.cloudflare import ORIGIN_PULLS, RULESET, ZONE_SETTING, cloudflare_resource
 
         child = pulumi.ResourceOptions(parent=self)
         zone_id = args.zone.zone_id
         app, api = args.app_hostname, args.api_hostname
 
+        # Zone-level authenticated origin pulls (all plans): Cloudflare presents its client certificate
+        # to every origin. The bucket and the ALB do not verify it; the IP allow-lists keep them closed.
+        cloudflare_resource(ORIGIN_PULLS, f"{name}-origin-pulls", {"zoneId": zone_id, "enabled": True}, child)
         for setting_id, value in ZONE_SETTINGS.items():
             cloudflare_resource(
                 ZONE_SETTING,

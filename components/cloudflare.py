@@ -63,6 +63,7 @@ class CloudflareType:
 DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 RULESET = "cloudflare:index/ruleset:Ruleset"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
+ORIGIN_PULLS = "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings"
 
 TYPES: dict[str, CloudflareType] = {
     t.token: t
@@ -102,6 +103,12 @@ TYPES: dict[str, CloudflareType] = {
             inputs=frozenset({"accountId", "description", "kind", "name", "phase", "rules", "zoneId"}),
             required=frozenset({"kind", "name", "phase"}),
             outputs=("lastUpdated", "version"),
+        ),
+        CloudflareType(
+            ORIGIN_PULLS,
+            inputs=frozenset({"enabled", "zoneId"}),
+            required=frozenset({"enabled", "zoneId"}),
+            outputs=(),
         ),
         CloudflareType(
             ZONE_SETTING,

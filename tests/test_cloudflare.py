@@ -186,6 +186,11 @@ def _cases() -> Iterator[tuple[str, Program, Program]]:
         sdk("DnsRecord", **record),
         ours(cf.DNS_RECORD, {"zoneId": ZONE, **{k: v for k, v in record.items() if k != "zone_id"}}),
     )
+    yield (
+        "origin-pulls",
+        sdk("AuthenticatedOriginPullsSettings", zone_id=ZONE, enabled=True),
+        ours(cf.ORIGIN_PULLS, {"zoneId": ZONE, "enabled": True}),
+    )
     for setting_id, value in ZONE_SETTINGS.items():
         yield (
             f"zone-setting-{setting_id}",
