@@ -592,6 +592,10 @@ def test_key_check_catches_a_long_lived_key() -> None:
     assert long_lived_keys("aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}") != []
 
 
+def _named(workflow: dict[str, Any], job: str, name: str) -> dict[str, Any]:
+    return next(s for s in _steps(workflow["jobs"][job]) if s.get("name") == name)
+
+
 def _up(workflow: dict[str, Any], job: str) -> dict[str, Any]:
     return next(
         s for s in _steps(workflow["jobs"][job]) if str(s.get("uses", "")).startswith("pulumi/actions@")
@@ -640,13 +644,13 @@ def test_promotion_check_catches_a_skipped_gate(change: Any) -> None:
             {"run": _step(w["jobs"]["drift"], "preview")["run"].replace("--refresh", "")}
         ),
         lambda w: w["jobs"]["drift"]["steps"].pop(),
-        lambda w: w["jobs"]["drift"]["steps"][6].update(
+        lambda w: _named(w, "drift", "Notify on drift").update(
             {"if": "failure() && steps.preview.outcome == 'failure'"}
         ),
-        lambda w: w["jobs"]["drift"]["steps"][6].update(
+        lambda w: _named(w, "drift", "Notify on drift").update(
             {"if": "failure() || steps.preview.outputs.drift == 'true'"}
         ),
-        lambda w: w["jobs"]["drift"]["steps"].pop(6),
+        lambda w: w["jobs"]["drift"]["steps"].remove(_named(w, "drift", "Notify on drift")),
     ],
 )
 def test_drift_check_catches_a_blind_detector(change: Any) -> None:
