@@ -200,6 +200,16 @@ class ClusterSettings(Model):
                 )
         if self.public_access_cidrs and not self.endpoint_public_access:
             raise ValueError("publicAccessCidrs is set but endpointPublicAccess is false")
+        # One EKS access entry per principal (a second one fails with a 409), and the role name
+        # names the Pulumi resources.
+        principals = [str(a) for a in (*self.admin_role_arns, *self.viewer_role_arns)]
+        repeated = sorted({a for a in principals if principals.count(a) > 1})
+        if repeated:
+            raise ValueError(f"adminRoleArns and viewerRoleArns repeat {repeated}: one access level per role")
+        names = [a.rsplit("/", 1)[-1] for a in principals]
+        clashing = sorted({n for n in names if names.count(n) > 1})
+        if clashing:
+            raise ValueError(f"two access roles share the name {clashing}: give each role a distinct name")
         return self
 
 

@@ -16,8 +16,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -33,7 +33,7 @@ from components.iam import (
     key_policy,
     logs_key_policy,
     pod_identity_trust_policy,
-    role,
+    role_with_policies,
     service_trust_policy,
 )
 from components.kube import apply
@@ -201,6 +201,8 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
             [
                 "arn:aws:elasticloadbalancing:*:*:loadbalancer/*",
                 "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
+                # ModifyListenerAttributes acts on listeners.
+                "arn:aws:elasticloadbalancing:*:*:listener/*",
             ],
             **owned,
         ),
@@ -259,6 +261,11 @@ class EksClusterArgs:
     deletion_protection: bool
     protect: bool
     """Pulumi `protect` on the cluster, its keys and its audit log group."""
+    vpc_cidr: str = ""
+    """Clients in the VPC (a deploy runner) may reach the private API endpoint; "" admits none."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for what the node groups' Auto Scaling creates (instances, volumes, interfaces), which
+    neither the provider's default tags nor the node group's reach."""
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -302,7 +309,7 @@ class EksCluster(pulumi.ComponentResource):
             kms_key_id=logs_key.arn,
             opts=stateful,
         )
-        cluster_role = role(
+        cluster_role, cluster_permissions = role_with_policies(
             f"{name}-cluster", service_trust_policy("eks.amazonaws.com"), ["AmazonEKSClusterPolicy"], child
         )
         cluster = aws.eks.Cluster(
@@ -321,15 +328,20 @@ class EksCluster(pulumi.ComponentResource):
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
                 resources=["secrets"],
             ),
+            # No implicit entry for whoever creates the cluster: the deploy role is in adminRoleArns,
+            # and a second entry for the same principal fails with a 409.
             access_config=aws.eks.ClusterAccessConfigArgs(
-                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False
             ),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             deletion_protection=args.deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, *cluster_permissions], protect=args.protect
+            ),
         )
         access = [("admin", arn, ADMIN_POLICY) for arn in settings.admin_role_arns]
         access += [("viewer", arn, VIEW_POLICY) for arn in settings.viewer_role_arns]
+        admins: list[pulumi.Resource] = []
         for kind, arn, policy in access:
             role_name = arn.rsplit("/", 1)[-1]
             entry = aws.eks.AccessEntry(
@@ -339,7 +351,7 @@ class EksCluster(pulumi.ComponentResource):
                 type="STANDARD",
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
+            association = aws.eks.AccessPolicyAssociation(
                 f"{name}-{kind}-{role_name}",
                 cluster_name=cluster.name,
                 principal_arn=arn,
@@ -347,8 +359,26 @@ class EksCluster(pulumi.ComponentResource):
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
+            if kind == "admin":
+                admins.append(association)
+        endpoint_access: list[pulumi.Resource] = []
+        if args.vpc_cidr:
+            # The private endpoint's interfaces carry only the cluster security group, which admits
+            # its own members (nodes, pods): a deploy runner elsewhere in the VPC needs this rule.
+            endpoint_access.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-endpoint-from-vpc",
+                    security_group_id=cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id)),
+                    description="Kubernetes API from the VPC (deploy runners)",
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_ipv4=args.vpc_cidr,
+                    opts=child,
+                )
+            )
 
-        node_groups = self._node_groups(name, args, cluster, secrets_key)
+        node_groups = self._node_groups(name, args, cluster)
         addons = self._addons(name, cluster, node_groups)
 
         self.cluster_name = cluster.name
@@ -365,7 +395,8 @@ class EksCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             delete_unreachable=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
+            # The deployer's access (its admin policy) and network path come before any object.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, *admins, *endpoint_access]),
         )
         controller = self._load_balancer_controller(name, args, cluster)
         storage_class = apply(
@@ -399,10 +430,10 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _node_groups(
-        self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster, volume_key: aws.kms.Key
+        self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster
     ) -> list[pulumi.Resource]:
         child = pulumi.ResourceOptions(parent=self)
-        node_role = role(
+        node_role, node_permissions = role_with_policies(
             f"{name}-node",
             service_trust_policy("ec2.amazonaws.com"),
             [
@@ -431,13 +462,21 @@ class EksCluster(pulumi.ComponentResource):
                         ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                             volume_size=group.disk_size_gib,
                             volume_type="gp3",
+                            # The AWS-managed EBS key: Auto Scaling launches the nodes, and its
+                            # service-linked role may use a customer key only if that key's policy
+                            # grants it, which would also mix disk and secrets encryption.
                             encrypted="true",
-                            kms_key_id=volume_key.arn,
                             delete_on_termination="true",
                         ),
                     )
                 ],
                 monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+                tag_specifications=[
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=dict(args.tags))
+                    for kind in ("instance", "volume", "network-interface")
+                ]
+                if args.tags
+                else None,
                 opts=child,
             )
             groups.append(
@@ -458,7 +497,9 @@ class EksCluster(pulumi.ComponentResource):
                         id=template.id, version=template.latest_version.apply(str)
                     ),
                     labels={"platform/node-group": group_name, **group.labels},
-                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=node_permissions, ignore_changes=["scalingConfig.desiredSize"]
+                    ),
                 )
             )
         return groups
@@ -490,7 +531,7 @@ class EksCluster(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             opts=after_nodes,
         )
-        csi_role = role(
+        csi_role, csi_permissions = role_with_policies(
             f"{name}-ebs-csi", pod_identity_trust_policy(), ["service-role/AmazonEBSCSIDriverPolicy"], child
         )
         ebs_csi = aws.eks.Addon(
@@ -503,7 +544,9 @@ class EksCluster(pulumi.ComponentResource):
                     role_arn=csi_role.arn, service_account="ebs-csi-controller-sa"
                 )
             ],
-            opts=after_nodes,
+            opts=pulumi.ResourceOptions.merge(
+                after_nodes, pulumi.ResourceOptions(depends_on=csi_permissions)
+            ),
         )
         return [agent, coredns, ebs_csi]
 
@@ -515,7 +558,7 @@ class EksCluster(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-lb-controller", assume_role_policy=pod_identity_trust_policy(), opts=child
         )
-        aws.iam.RolePolicy(
+        permissions = aws.iam.RolePolicy(
             f"{name}-lb-controller",
             role=role.id,
             policy=load_balancer_controller_policy(args.name),
@@ -547,5 +590,7 @@ class EksCluster(pulumi.ComponentResource):
                 "podDisruptionBudget": {"maxUnavailable": 1},
                 "enableServiceMutatorWebhook": False,
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[association]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=[association, permissions]
+            ),
         )

@@ -87,6 +87,31 @@ def allow(actions: Sequence[str], resources: Sequence[str] | str = "*", **condit
     return statement
 
 
+def role_with_policies(
+    name: str,
+    trust_policy: str,
+    managed: Sequence[str] = (),
+    opts: pulumi.ResourceOptions | None = None,
+    *,
+    physical_name: str | None = None,
+) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """An IAM role with AWS-managed policies attached one resource each (keyed by policy name), and
+    those attachments: what uses the role should depend on them, so that it is created after its
+    permissions and deleted before them (EKS cannot clean up behind itself without them).
+
+    ``physical_name`` fixes the role's name where others must refer to it before it exists (a
+    resource policy naming its principal); otherwise Pulumi auto-names it.
+    """
+    created = aws.iam.Role(name, name=physical_name, assume_role_policy=trust_policy, opts=opts)
+    attachments: list[pulumi.Resource] = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{policy.rsplit('/', 1)[-1]}", role=created.name, policy_arn=MANAGED + policy, opts=opts
+        )
+        for policy in managed
+    ]
+    return created, attachments
+
+
 def role(
     name: str,
     trust_policy: str,
@@ -95,17 +120,8 @@ def role(
     *,
     physical_name: str | None = None,
 ) -> aws.iam.Role:
-    """An IAM role with AWS-managed policies attached one resource each (keyed by policy name).
-
-    ``physical_name`` fixes the role's name where others must refer to it before it exists (a
-    resource policy naming its principal); otherwise Pulumi auto-names it.
-    """
-    created = aws.iam.Role(name, name=physical_name, assume_role_policy=trust_policy, opts=opts)
-    for policy in managed:
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{policy.rsplit('/', 1)[-1]}", role=created.name, policy_arn=MANAGED + policy, opts=opts
-        )
-    return created
+    """:func:`role_with_policies` for roles whose users need not wait for the attachments."""
+    return role_with_policies(name, trust_policy, managed, opts, physical_name=physical_name)[0]
 
 
 def customer_key(name: str, description: str, policy: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:

@@ -212,7 +212,7 @@ class Network(pulumi.ComponentResource):
             assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        permissions = aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
             policy=group.arn.apply(
@@ -243,5 +243,6 @@ class Network(pulumi.ComponentResource):
             log_destination=group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
-            opts=child,
+            # Created after, and deleted before, the permission to write.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions]),
         )

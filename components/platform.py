@@ -615,6 +615,8 @@ class Platform(pulumi.ComponentResource):
                 private_subnet_ids=network.private_subnet_ids,
                 deletion_protection=config.rules.deletion_protection,
                 protect=config.rules.protect,
+                vpc_cidr=str(config.network.cidr),
+                tags=self.tags,
             ),
             opts=aws_opts,
         )

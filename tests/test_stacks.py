@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
+from typing import Any
 
 import pytest
 
-from components.config import PROTECTION, validate
+from components.config import PROTECTION, ConfigError, validate
 from components.network import plan_subnets
 from components.tagging import base_tags
 from synth.engine import Registration, Synthesis
@@ -192,7 +194,29 @@ def test_nodes_require_imdsv2_and_encrypt_their_disks(aws_stack: Synthesis) -> N
         assert metadata["httpTokens"] == "required"
         assert metadata["httpPutResponseHopLimit"] == 1
         ebs = template.inputs["blockDeviceMappings"][0]["ebs"]
-        assert ebs["encrypted"] == "true" and ebs["kmsKeyId"]
+        # Encrypted with the AWS-managed EBS key: a customer key would need a grant to Auto Scaling's
+        # service-linked role, without which no node ever launches.
+        assert ebs["encrypted"] == "true" and "kmsKeyId" not in ebs
+        # What Auto Scaling creates carries the platform's tags, which default tags do not reach.
+        kinds = {spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]}
+        assert set(kinds) == {"instance", "volume", "network-interface"}
+        assert all(tags["Environment"] and tags["ManagedBy"] for tags in kinds.values())
+
+
+def test_the_deployer_gets_an_explicit_access_entry_and_a_path_to_the_private_endpoint(
+    aws_stack: Synthesis,
+) -> None:
+    access = _cluster(aws_stack).inputs["accessConfig"]
+    assert access == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    rules = [
+        r
+        for r in aws_stack.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name.endswith("endpoint-from-vpc")
+    ]
+    cidr = validate(stack_values(aws_stack.stack)).network.cidr  # type: ignore[union-attr]
+    assert [(r.inputs["fromPort"], r.inputs["toPort"], r.inputs["cidrIpv4"]) for r in rules] == [
+        (443, 443, str(cidr))
+    ]
 
 
 def test_node_groups_span_every_private_subnet(aws_stack: Synthesis) -> None:
@@ -399,3 +423,69 @@ def test_metrics_server_check_catches_autoscalers_with_nothing_to_read() -> None
     dev = synthesized("dev")
     without = [r for r in dev.resources if r.inputs.get("chart") != "metrics-server"]
     assert autoscalers_without_metrics(without) != []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["viewerRoleArns"].append(c["adminRoleArns"][0]), "repeat"),
+        (
+            lambda c: c["viewerRoleArns"].append(
+                c["adminRoleArns"][0].replace(":role/", ":role/team/").replace("1", "9")
+            ),
+            "share the name",
+        ),
+    ],
+    ids=["same-role-twice", "same-name-other-role"],
+)
+def test_an_access_role_listed_twice_is_refused(change: Any, message: str) -> None:
+    values = copy.deepcopy(stack_values("prod"))
+    change(values["cluster"])
+    with pytest.raises(ConfigError, match=f"^platform:cluster: .*{message}"):
+        validate(values)
+
+
+def _waits_for(resource: Registration, kind: str) -> bool:
+    return any(f"aws:iam/{kind}:" in urn for urn in resource.dependencies)
+
+
+def permission_order_problems(resources: list[Registration]) -> list[str]:
+    """What uses an IAM role must wait for the role's permissions (and so be deleted before them)."""
+    wanted = {
+        "aws:eks/cluster:Cluster": "rolePolicyAttachment",
+        "aws:eks/nodeGroup:NodeGroup": "rolePolicyAttachment",
+        "aws:ec2/flowLog:FlowLog": "rolePolicy",
+    }
+    problems = [
+        f"{r.name} does not wait for its role's {kind}"
+        for r in resources
+        if (kind := wanted.get(r.type)) and not _waits_for(r, kind)
+    ]
+    problems += [
+        f"{r.name} does not wait for its role's rolePolicyAttachment"
+        for r in resources
+        if r.type == "aws:eks/addon:Addon"
+        and r.inputs.get("podIdentityAssociations")
+        and not _waits_for(r, "rolePolicyAttachment")
+    ]
+    problems += [
+        f"{r.name} does not wait for its role's rolePolicy"
+        for r in resources
+        if r.type == "kubernetes:helm.sh/v3:Release"
+        and r.inputs.get("chart") == "aws-load-balancer-controller"
+        and not _waits_for(r, "rolePolicy")
+    ]
+    return problems
+
+
+def test_what_uses_an_iam_role_waits_for_its_permissions(aws_stack: Synthesis) -> None:
+    assert permission_order_problems(aws_stack.resources) == []
+
+
+def test_permission_order_check_catches_a_node_group_that_does_not_wait() -> None:
+    resources = synthesized("prod").resources
+    group = next(r for r in resources if r.type == "aws:eks/nodeGroup:NodeGroup")
+    hasty = dataclasses.replace(group, dependencies=[d for d in group.dependencies if "aws:iam/" not in d])
+    assert permission_order_problems([hasty]) == [
+        f"{group.name} does not wait for its role's rolePolicyAttachment"
+    ]
