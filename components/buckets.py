@@ -58,3 +58,20 @@ def lock_down(
             )
         )
     return created
+
+
+def tls_only_policy(bucket_arn: str) -> dict[str, object]:
+    """A bucket policy refusing every request that does not come over TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }

@@ -13,6 +13,7 @@ Grafana gets Loki as a datasource (see ``components.monitoring``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,13 +162,26 @@ loki.write "default" {{
 """
 
 
+ALLOY_DATA = "/var/lib/alloy"
+
+
 def collector_values(*, push_url: str) -> dict[str, Any]:
     """Values of the Alloy chart: a DaemonSet reading the node's pod logs, pushing to Loki."""
     return {
-        "controller": {"type": "daemonset"},
+        # Read positions on the node, not in the pod: a restarted collector resumes where it was
+        # instead of sending every pod log of the node again.
+        "controller": {
+            "type": "daemonset",
+            "volumes": {
+                "extra": [
+                    {"name": "alloy-data", "hostPath": {"path": ALLOY_DATA, "type": "DirectoryOrCreate"}}
+                ]
+            },
+        },
         "alloy": {
             "configMap": {"create": True, "content": render_alloy_config(push_url)},
-            "mounts": {"varlog": True},
+            "storagePath": ALLOY_DATA,
+            "mounts": {"varlog": True, "extra": [{"name": "alloy-data", "mountPath": ALLOY_DATA}]},
             "enableReporting": False,
             "extraEnv": [
                 {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
@@ -269,7 +283,7 @@ class LogStack(pulumi.ComponentResource):
     ) -> tuple[pulumi.Output[str], pulumi.Resource]:
         import pulumi_aws as aws
 
-        from components.buckets import lock_down
+        from components.buckets import lock_down, tls_only_policy
         from components.iam import customer_key, key_policy, pod_identity_trust_policy
 
         child = pulumi.ResourceOptions(parent=self)
@@ -286,7 +300,13 @@ class LogStack(pulumi.ComponentResource):
             force_destroy=False,
             opts=stateful,
         )
-        lock_down(f"{name}-logs", bucket.id, child, kms_key_arn=key.arn)
+        locked = lock_down(f"{name}-logs", bucket.id, child, kms_key_arn=key.arn)
+        aws.s3.BucketPolicy(
+            f"{name}-logs",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn), sort_keys=True)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=locked),
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-logs",
             bucket=bucket.id,

@@ -276,7 +276,7 @@ class PostgresCluster(pulumi.ComponentResource):
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             name=f"{args.name}-db",
-            description=f"{args.name} PostgreSQL: only from the cluster's pods",
+            description=f"{args.name} PostgreSQL: only from EKS cluster pods",
             vpc_id=args.vpc_id,
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(

@@ -333,7 +333,7 @@ class Redis(pulumi.ComponentResource):
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             name=f"{args.name}-redis",
-            description=f"{args.name} Redis: only from the cluster's pods",
+            description=f"{args.name} Redis: only from EKS cluster pods",
             vpc_id=args.vpc_id,
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(

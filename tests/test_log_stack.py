@@ -77,6 +77,11 @@ def test_alloy_runs_on_every_node_and_pushes_to_loki() -> None:
     values = collector_values(push_url=loki_push_url(NAMESPACE))
     assert values["controller"]["type"] == "daemonset"
     assert values["alloy"]["mounts"]["varlog"] is True
+    # Read positions survive a restart of the pod (a node path, not the pod's /tmp).
+    (volume,) = values["controller"]["volumes"]["extra"]
+    (mount,) = values["alloy"]["mounts"]["extra"]
+    assert volume["hostPath"]["path"] == mount["mountPath"] == values["alloy"]["storagePath"]
+    assert volume["name"] == mount["name"]
     content = values["alloy"]["configMap"]["content"]
     assert f'url = "{loki_push_url(NAMESPACE)}"' in content
 

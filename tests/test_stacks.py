@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
+import json
+import re
 from typing import Any
 
 import pytest
@@ -489,3 +491,63 @@ def test_permission_order_check_catches_a_node_group_that_does_not_wait() -> Non
     assert permission_order_problems([hasty]) == [
         f"{group.name} does not wait for its role's rolePolicyAttachment"
     ]
+
+
+# EC2's CreateSecurityGroup accepts only these characters in a group's or a rule's description
+# (AWS EC2 API reference); the provider does not check, so a stray apostrophe fails only at `up`.
+EC2_DESCRIPTION = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*$")
+
+
+def description_problems(resources: list[Registration]) -> list[str]:
+    problems = []
+    for r in resources:
+        if r.type == "aws:ec2/securityGroup:SecurityGroup":
+            texts = [r.inputs.get("description", "")]
+            texts += [
+                rule.get("description", "") for key in ("ingress", "egress") for rule in r.inputs.get(key, [])
+            ]
+        elif r.type.startswith(("aws:vpc/securityGroupIngressRule:", "aws:vpc/securityGroupEgressRule:")):
+            texts = [r.inputs.get("description", "")]
+        else:
+            continue
+        problems += [f"{r.name}: {text!r}" for text in texts if not EC2_DESCRIPTION.fullmatch(text or "")]
+    return problems
+
+
+def test_security_group_descriptions_use_only_what_ec2_accepts(aws_stack: Synthesis) -> None:
+    assert description_problems(aws_stack.resources) == []
+
+
+def test_description_check_catches_an_apostrophe() -> None:
+    group = next(r for r in synthesized("prod").resources if r.type == "aws:ec2/securityGroup:SecurityGroup")
+    broken = dataclasses.replace(group, inputs={**group.inputs, "description": "the cluster's pods"})
+    assert description_problems([broken]) == [f'{group.name}: "the cluster\'s pods"']
+
+
+def tls_only_problems(resources: list[Registration]) -> list[str]:
+    """Buckets whose policy does not refuse requests without TLS."""
+    denied = set()
+    for policy in (r for r in resources if r.type == "aws:s3/bucketPolicy:BucketPolicy"):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            if statement.get("Effect") == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                denied.add(policy.inputs["bucket"])
+    return sorted(
+        r.name
+        for r in resources
+        if r.type == "aws:s3/bucket:Bucket" and not {r.outputs.get("bucket"), r.outputs.get("id")} & denied
+    )
+
+
+def test_every_bucket_refuses_requests_without_tls(aws_stack: Synthesis) -> None:
+    assert tls_only_problems(aws_stack.resources) == []
+
+
+def test_tls_check_catches_a_bucket_without_the_deny() -> None:
+    resources = [
+        r
+        for r in synthesized("prod").resources
+        if r.name != "logs-logs" or r.type != "aws:s3/bucketPolicy:BucketPolicy"
+    ]
+    assert tls_only_problems(resources) == ["logs-logs"]
