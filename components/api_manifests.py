@@ -4,7 +4,7 @@
 decide (namespace, secrets, ingress class, TLS, network peers). ``render_api_manifests`` turns
 both into every object the API needs: the workload (a ``Deployment`` for rolling updates or an
 Argo ``Rollout`` for blue-green and canary releases with Prometheus-driven analysis), its
-Services, autoscaling, disruption budget, NetworkPolicies, Ingress and the schema-migration Job.
+Services, autoscaling, disruption budget, NetworkPolicies, Ingress and the schema-migration Jobs.
 
 Keeping this free of Pulumi lets tests validate every object against the Kubernetes and CRD
 schemas directly; the Pulumi component only wraps the dicts in resources and orders them
@@ -97,11 +97,14 @@ RUN_AS_UID = 10001
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 ANALYSIS_HASH_ARG = "pod-template-hash"
 # pulumi-kubernetes does not await custom resources; this annotation makes `pulumi up` wait for
-# (and fail on) the Rollout, with the JSONPath condition the provider understands.
+# (and fail on) the Rollout's first release, with the JSONPath condition the provider understands.
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 SECRETS_ROTATION_ANNOTATION = "platform/secrets-rotation"
 DOWN_MIGRATION_MARK = "-migrate-down-"
+# The held down migration's CronJob never runs on its own (suspended, and 30 February never comes):
+# it only holds the Job template that `.github/scripts/down-migration.sh` instantiates.
+NEVER_SCHEDULE = "0 0 30 2 *"
 ARGO_ROLLOUTS_NAMESPACE = "argo-rollouts"
 INGRESS_NGINX_NAMESPACE = "ingress-nginx"
 # Time a release may take beyond its pauses and analysis (pods starting, load balancers registering).
@@ -409,14 +412,14 @@ class MigrationSettings(Model):
     )
     down_command: list[str] | None = Field(
         default=["alembic", "downgrade", "-1"],
-        description="Command that reverts the last migration (rendered as a separate Job template).",
+        description="Command that reverts the last migration, run from `downImage`.",
     )
     timeout_seconds: PositiveInt = Field(default=600, description="activeDeadlineSeconds of the Job.")
     down_image: ApiImage | None = Field(
         default=None,
         description=(
-            "Run `downCommand` from this image (the release whose migration is reverted) before the "
-            "release in `image`; unset renders no down-migration Job."
+            "Run `downCommand` from this image (the release whose migration is reverted) once the "
+            "release in `image` is stable again; unset renders no down migration."
         ),
     )
 
@@ -965,6 +968,10 @@ def _rollout_annotations(settings: ApiSettings) -> dict[str, str]:
     An aborted Rollout (failed analysis) goes `Degraded` and never `Healthy`, so the wait ends in
     an error after the timeout. A release that waits for a human (manual promotion) would hold
     `pulumi up` hostage; it is promoted and watched with `kubectl argo rollouts` instead.
+
+    The condition is reliable for the first release only: the provider checks it from the object
+    the update returns, whose status may still be the previous revision's `Healthy`. Updates are
+    awaited by `.github/scripts/wait-rollout.sh` (generation observed, stable == current).
     """
     if not promotes_automatically(settings):
         return {}
@@ -1141,40 +1148,45 @@ def _service_account(ctx: ApiContext) -> dict[str, Any]:
     }
 
 
+def _migration_job_spec(
+    settings: ApiSettings, ctx: ApiContext, image: ApiImage, command: Sequence[str]
+) -> dict[str, Any]:
+    volume, mount = _tmp_volume()
+    return {
+        # Postgres DDL is transactional, so a retried migration starts from a clean state.
+        "backoffLimit": 2,
+        "activeDeadlineSeconds": settings.migrations.timeout_seconds,
+        "template": {
+            "metadata": {"labels": _labels(ctx, "migration")},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": ctx.service_account_name,
+                "securityContext": _pod_security_context(),
+                "containers": [
+                    {
+                        "name": "migrate",
+                        "image": image.reference,
+                        "command": list(command),
+                        "envFrom": [{"secretRef": {"name": ctx.migration_secret_name}}],
+                        "resources": _resources(settings),
+                        "securityContext": _security_context(),
+                        "volumeMounts": [mount],
+                    }
+                ],
+                "volumes": [volume],
+            },
+        },
+    }
+
+
 def _migration_job(
     settings: ApiSettings, ctx: ApiContext, image: ApiImage, name: str, command: Sequence[str]
 ) -> dict[str, Any]:
-    volume, mount = _tmp_volume()
-    labels = _labels(ctx, "migration")
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": _metadata(ctx, name, "migration"),
-        "spec": {
-            # Postgres DDL is transactional, so a retried migration starts from a clean state.
-            "backoffLimit": 2,
-            "activeDeadlineSeconds": settings.migrations.timeout_seconds,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": ctx.service_account_name,
-                    "securityContext": _pod_security_context(),
-                    "containers": [
-                        {
-                            "name": "migrate",
-                            "image": image.reference,
-                            "command": list(command),
-                            "envFrom": [{"secretRef": {"name": ctx.migration_secret_name}}],
-                            "resources": _resources(settings),
-                            "securityContext": _security_context(),
-                            "volumeMounts": [mount],
-                        }
-                    ],
-                    "volumes": [volume],
-                },
-            },
-        },
+        "spec": _migration_job_spec(settings, ctx, image, command),
     }
 
 
@@ -1189,17 +1201,40 @@ def render_migration_job(settings: ApiSettings, ctx: ApiContext) -> dict[str, An
 
 
 def render_down_migration_job(settings: ApiSettings, ctx: ApiContext, image: ApiImage) -> dict[str, Any]:
-    """A Job reverting the last migration with ``image`` (the release that knows how to undo it)."""
+    """The schema rollback: ``downCommand`` from ``image`` (the release that knows how to undo it).
+
+    It must run only once the older release in ``image`` serves alone. Under a rolling Deployment it
+    is a Job applied after the Deployment, whose rollout pulumi-kubernetes awaits. An Argo Rollout
+    gives `pulumi up` no such signal (right after an update it still reports the previous
+    revision's `Healthy`, and uat's promotion waits for a person), so there it is a suspended
+    CronJob that only holds the Job: `.github/scripts/down-migration.sh` creates the Job from it
+    (`kubectl create job --from=cronjob/…`, once per name) after `wait-rollout.sh` has seen the
+    older release stable.
+    """
     if settings.migrations.down_command is None:
         raise ValueError(
             "platform:api.migrations.downCommand is not set: there is no down migration to render"
         )
     name = f"{ctx.name}{DOWN_MIGRATION_MARK}{image_hash(image)}"
-    return _migration_job(settings, ctx, image, name, settings.migrations.down_command)
+    job = _migration_job(settings, ctx, image, name, settings.migrations.down_command)
+    if isinstance(settings.strategy, RollingStrategy):
+        return job
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": job["metadata"],
+        "spec": {
+            "schedule": NEVER_SCHEDULE,
+            "suspend": True,
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {"metadata": {"labels": _labels(ctx, "migration")}, "spec": job["spec"]},
+        },
+    }
 
 
 def render_api_manifests(settings: ApiSettings, ctx: ApiContext) -> list[dict[str, Any]]:
-    """Every Kubernetes object of the API tier, in apply order (migration Job before the workload).
+    """Every Kubernetes object of the API tier, in apply order: the migration Job before the
+    workload, or with ``downImage`` set the workload first and the down migration last.
 
     The main workload leaves ``spec.replicas`` to its HorizontalPodAutoscaler (``minReplicas`` is
     ``replicas``): a replica count in the manifest would reset the autoscaler on every update.
@@ -1209,9 +1244,9 @@ def render_api_manifests(settings: ApiSettings, ctx: ApiContext) -> list[dict[st
     manifests: list[dict[str, Any]] = [_service_account(ctx), *_network_policies(settings, ctx)]
     down_image = settings.migrations.down_image
     # A schema rollback (downImage set) runs no forward migration: the older image's `upgrade head`
-    # would not know the newer revision. Its down Job comes last, after the workload is back on the
-    # older image, which (expand/contract) runs on the newer schema; the reverse order would leave
-    # the newer pods on a schema they do not know until the rollback is through.
+    # would not know the newer revision. The down migration comes last and runs once the workload is
+    # back on the older image, which (expand/contract) runs on the newer schema; the reverse order
+    # would leave the newer pods on a schema they do not know until the rollback is through.
     if down_image is None:
         manifests.append(render_migration_job(settings, ctx))
     manifests.append(_service(ctx, ctx.name, ctx.name))

@@ -8,7 +8,9 @@ repository, and the controllers the release strategy needs (Argo Rollouts for bl
 canary; ingress-nginx on a local cluster, where no AWS Load Balancer Controller exists).
 
 Ordering: the migration Job waits for its Secret; the workload waits for the Job (pulumi-kubernetes
-awaits a Job's completion), so a schema change lands before any pod of the new version serves.
+awaits a Job's completion), so a schema change lands before any pod of the new version serves. A
+schema rollback goes the other way: the workload first, then the down migration (see
+`render_down_migration_job` for when it runs).
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ class AwsLoadBalancing:
     cluster_name: pulumi.Input[str]
     account_id: str
     vpc_cidr: str
+    """Where the API pods are: ALB targets are pod IPs (`target-type: ip`), so the ALB's group sends there."""
     public_subnet_cidrs: Sequence[str]
     """Where the internet-facing load balancer's interfaces are: the only source of API traffic."""
-    """ALB targets are pod IPs (`target-type: ip`): its traffic comes from the VPC, not from a pod."""
     certificate_arn: pulumi.Input[str]
     """Regional ACM certificate of the API host name."""
     node_role_arn_patterns: Sequence[str]
@@ -429,8 +431,8 @@ class ApiService(pulumi.ComponentResource):
             # Logical names do not carry the image hash: a new release replaces the Job resource.
             logical = f"{name}-{kind.lower()}-{_stable(object_name)}"
             depends: list[pulumi.Resource] = []
-            if kind == "Job" and DOWN_MIGRATION_MARK in object_name:
-                # A schema rollback: only once the workload runs the older image again.
+            if DOWN_MIGRATION_MARK in object_name:
+                # A schema rollback (a Job, or a held CronJob under Argo Rollouts): after the workload.
                 depends = [*secrets, *args.database_ready, *workloads]
             elif kind == "Job":
                 depends = [*secrets, *args.database_ready, *migrations]

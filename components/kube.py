@@ -53,6 +53,7 @@ _WITH_STATUS = frozenset(
         "StatefulSet",
         "DaemonSet",
         "Job",
+        "CronJob",
         "Service",
         "Ingress",
         "PodDisruptionBudget",

@@ -491,7 +491,8 @@ def test_migration_job_is_named_after_the_image_and_uses_migration_credentials()
 
 def test_down_migration_job_runs_the_down_command_from_the_given_image() -> None:
     image = ApiImage(repository=IMAGE["repository"], tag="1.4.1", digest=DIGEST)
-    job = render_down_migration_job(make_settings(), make_ctx(), image)
+    job = render_down_migration_job(make_settings(CASES["rolling"][0]), make_ctx(), image)
+    assert job["kind"] == "Job"
     assert job["metadata"]["name"] == f"api-migrate-down-{image_hash(image)}"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"{IMAGE['repository']}:1.4.1@{DIGEST}"
@@ -499,6 +500,28 @@ def test_down_migration_job_runs_the_down_command_from_the_given_image() -> None
     no_down = make_settings(migrations={"downCommand": None})
     with pytest.raises(ValueError, match="downCommand"):
         render_down_migration_job(no_down, make_ctx(), image)
+
+
+@pytest.mark.parametrize("case", ["blue-green-auto", "blue-green-manual", "canary-alb"])
+def test_under_argo_rollouts_the_down_migration_is_held_until_the_pipeline_starts_it(case: str) -> None:
+    """`pulumi up` cannot tell when a Rollout is stable again (its status still shows the previous
+    revision's `Healthy` right after the update), so nothing it creates may run the downgrade: a
+    suspended CronJob holds the same Job for `kubectl create job --from=cronjob/…`."""
+    strategy, ctx_overrides = CASES[case]
+    settings_, ctx = make_settings(strategy), make_ctx(**ctx_overrides)
+    image = ApiImage(repository=IMAGE["repository"], tag="1.4.1", digest=DIGEST)
+    held = render_down_migration_job(settings_, ctx, image)
+    assert held["kind"] == "CronJob" and held["spec"]["suspend"] is True
+    assert held["spec"]["concurrencyPolicy"] == "Forbid"
+    assert held["spec"]["schedule"] == "0 0 30 2 *"  # 30 February: never, even if unsuspended
+    rolling = render_down_migration_job(make_settings(CASES["rolling"][0]), ctx, image)
+    assert held["metadata"] == rolling["metadata"]
+    assert held["spec"]["jobTemplate"]["spec"] == rolling["spec"]
+    # The created Job keeps the migration labels (NetworkPolicy, runbook selectors).
+    assert held["spec"]["jobTemplate"]["metadata"]["labels"] == rolling["metadata"]["labels"]
+    manifests = render_api_manifests(make_settings(strategy, migrations={"downImage": image}), ctx)
+    assert not [m for m in manifests if m["kind"] == "Job"]
+    assert [m["kind"] for m in manifests if "migrate-down" in m["metadata"]["name"]] == ["CronJob"]
 
 
 def test_rendering_is_deterministic() -> None:

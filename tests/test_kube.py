@@ -49,6 +49,16 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": META, "spec": {"template": TEMPLATE}},
     ),
     (
+        "batch.v1",
+        "CronJob",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": META,
+            "spec": {"schedule": "0 0 30 2 *", "jobTemplate": {"spec": {"template": TEMPLATE}}},
+        },
+    ),
+    (
         "policy.v1",
         "PodDisruptionBudget",
         {
@@ -130,7 +140,7 @@ def test_status_of_a_built_in_kind_can_be_read_back() -> None:
     holder: dict[str, KubernetesObject] = {}
 
     def program() -> None:
-        holder["ingress"] = apply("i", CASES[11][2])
+        holder["ingress"] = apply("i", next(obj for _, kind, obj in CASES if kind == "Ingress"))
 
     _registered(program)
     assert isinstance(holder["ingress"].status, pulumi.Output)

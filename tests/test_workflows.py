@@ -139,6 +139,22 @@ def promotion_problems(workflow: dict[str, Any]) -> list[str]:
         )
         if up is None or wait is None or wait < up:
             problems.append(f"deploy-{stack} must wait for the API release after `pulumi up`")
+        down = next(
+            (i for i, run in enumerate(runs) if "down-migration.sh" in run and f"/{stack}" in run), None
+        )
+        if down is None or wait is None or down < wait:
+            problems.append(f"deploy-{stack} must run a held down migration after the release is stable")
+        # A release promoted by hand can wait hours: the AWS session must last the whole job.
+        credentials = next(
+            (s for s in steps if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")),
+            {},
+        )
+        duration = int(credentials.get("with", {}).get("role-duration-seconds", 3600))
+        minutes = int(jobs.get(f"deploy-{stack}", {}).get("timeout-minutes", 360))
+        if duration < minutes * 60:
+            problems.append(
+                f"deploy-{stack}: role-duration-seconds {duration} is shorter than the job ({minutes} min)"
+            )
     if not {"smoke-staging", "load-staging"} <= needs("deploy-uat"):
         problems.append("deploy-uat must wait for the staging smoke and load tests")
     if "deploy-staging" not in needs("smoke-staging"):
@@ -485,31 +501,67 @@ def test_workflows_preview_every_aws_stack_with_its_policy_config() -> None:
         assert (ROOT / "policy" / "config" / f"{stack}.json").exists()
 
 
-def _run_wait_rollout(
-    tmp_path: Path, states: list[str], timeout: int = 60
+def _run_script(
+    tmp_path: Path,
+    script: str,
+    kubectl: str,
+    states: list[str],
+    *,
+    timeout: int,
+    env: dict[str, str],
 ) -> subprocess.CompletedProcess[str]:
-    """wait-rollout.sh against stub pulumi/aws/kubectl; the stub Rollout reports ``states`` in turn
-    (each `generation|observed|phase|stableRS|currentPodHash|abort`), and `sleep` returns at once."""
+    """A deploy script against stub pulumi/aws/kubectl/sleep (`sleep` returns at once). The stub
+    kubectl's ``kubectl`` body reads successive ``states`` with `next_state`; a state `ERR` makes
+    that read fail as an unreachable API server would."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "states").write_text("\n".join(states) + "\n")
+    next_state = (
+        'next_state() { line=$(head -n1 "$STATES"); tail -n +2 "$STATES" > "$STATES.next"; '
+        '[ -s "$STATES.next" ] && mv "$STATES.next" "$STATES"; '
+        'if [ "$line" = ERR ]; then echo "Unable to connect to the server" >&2; exit 1; fi; '
+        'printf %s "$line"; }'
+    )
     stubs = {
         "pulumi": "echo platform-uat",
         "aws": "exit 0",
         "sleep": "exit 0",
-        "kubectl": (
-            'case "$*" in *jsonpath=*message*) echo "analysis failed"; exit 0;; '
-            '*jsonpath=*) line=$(head -n1 "$STATES"); tail -n +2 "$STATES" > "$STATES.next"; '
-            '[ -s "$STATES.next" ] && mv "$STATES.next" "$STATES"; printf %s "$line";; *) exit 0;; esac'
-        ),
+        "kubectl": f'{next_state}\necho "$*" >> "$STATES.calls"\n{kubectl}',
     }
     for name, body in stubs.items():
         (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
         (bin_dir / name).chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STATES": str(tmp_path / "states")}
-    script = ROOT / ".github" / "scripts" / "wait-rollout.sh"
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STATES": str(tmp_path / "states"), **env}
+    path = ROOT / ".github" / "scripts" / script
     return subprocess.run(
-        ["bash", str(script), "org/uat", str(timeout)], capture_output=True, text=True, env=env, check=False
+        ["bash", str(path), "org/uat", str(timeout)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+
+
+# The stub Rollout: `get … -o name` answers per $FOUND; each status read is the next state
+# (`generation|observed|phase|stableRS|currentPodHash|abort`).
+_ROLLOUT_KUBECTL = """case "$*" in
+  *jsonpath=*message*) echo "analysis failed";;
+  *jsonpath=*) next_state;;
+  *"-o name"*)
+    case "${FOUND:-yes}" in
+      yes) echo rollout.argoproj.io/api;;
+      notfound) echo 'Error from server (NotFound): rollouts.argoproj.io "api" not found' >&2; exit 1;;
+      nokind) echo "error: the server doesn't have a resource type \\"rollouts\\"" >&2; exit 1;;
+      *) echo "$FOUND" >&2; exit 1;;
+    esac;;
+esac"""
+
+
+def _run_wait_rollout(
+    tmp_path: Path, states: list[str], timeout: int = 60, found: str = "yes"
+) -> subprocess.CompletedProcess[str]:
+    return _run_script(
+        tmp_path, "wait-rollout.sh", _ROLLOUT_KUBECTL, states, timeout=timeout, env={"FOUND": found}
     )
 
 
@@ -518,6 +570,7 @@ def test_rollout_wait_passes_only_once_the_new_revision_is_stable(tmp_path: Path
         tmp_path,
         [
             "7|6|Healthy|aaa|aaa|",  # right after `pulumi up`: the previous revision's Healthy
+            "ERR",  # one failed read is tolerated
             "7|7|Paused|aaa|bbb|",  # the new revision waits for promotion
             "7|7|Healthy|bbb|bbb|",
         ],
@@ -532,20 +585,173 @@ def test_rollout_wait_passes_only_once_the_new_revision_is_stable(tmp_path: Path
         (["7|7|Paused|aaa|bbb|", "7|7|Degraded|aaa|bbb|true"], "aborted"),
         (["7|6|Healthy|aaa|aaa|"], "did not complete"),  # never observed: times out
         (["7||Progressing|||"], "did not complete"),  # empty fields do not shift the others
+        (["7|7|Paused|aaa|bbb|", "ERR", "ERR", "ERR"], "could not be read 3 times"),
     ],
 )
 def test_rollout_wait_fails_on_an_abort_or_a_release_that_never_completes(
     tmp_path: Path, states: list[str], message: str
 ) -> None:
-    result = _run_wait_rollout(tmp_path, states, timeout=60 if message == "aborted" else 0)
+    result = _run_wait_rollout(tmp_path, states, timeout=0 if message == "did not complete" else 60)
     assert result.returncode == 1
     assert message in result.stdout
 
 
-def test_smoke_script_is_valid_bash() -> None:
-    import subprocess
+@pytest.mark.parametrize(("found", "code"), [("notfound", 0), ("nokind", 0), ("yes", 0), ("forbidden", 1)])
+def test_rollout_wait_skips_only_a_missing_rollout(tmp_path: Path, found: str, code: int) -> None:
+    """No Rollout (a rolling stack) is nothing to wait for; a refused read is not."""
+    message = (
+        'Error from server (Forbidden): rollouts.argoproj.io "api" is forbidden: User "deploy" cannot get'
+    )
+    result = _run_wait_rollout(
+        tmp_path, ["3|3|Healthy|aaa|aaa|"], found=message if found == "forbidden" else found
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    if found == "forbidden":
+        assert "cannot read the Rollout" in result.stdout and "Forbidden" in result.stdout
 
-    subprocess.run(["bash", "-n", str(ROOT / ".github" / "scripts" / "smoke.sh")], check=True)
+
+# The stub cluster for down-migration.sh: $HELD lists the held CronJobs; `create job` answers per
+# $CREATE; each Job read is the next state (`Complete|Failed` condition statuses).
+_DOWN_KUBECTL = """case "$*" in
+  "get cronjobs"*) printf %s "${HELD:-}";;
+  "create job"*)
+    case "${CREATE:-ok}" in
+      ok) echo "job.batch/$3 created";;
+      exists) echo "error: jobs.batch \"$3\" already exists (AlreadyExists)" >&2; exit 1;;
+      *) echo "$CREATE" >&2; exit 1;;
+    esac;;
+  "get job/"*) next_state;;
+  "logs"*) echo "alembic: downgrade failed";;
+esac"""
+
+
+def _run_down_migration(
+    tmp_path: Path, held: str, states: list[str], create: str = "ok", timeout: int = 60
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    result = _run_script(
+        tmp_path,
+        "down-migration.sh",
+        _DOWN_KUBECTL,
+        states,
+        timeout=timeout,
+        env={"HELD": held, "CREATE": create},
+    )
+    return result, (tmp_path / "states.calls").read_text()
+
+
+def test_down_migration_runs_each_held_job_once_and_waits_for_it(tmp_path: Path) -> None:
+    result, calls = _run_down_migration(tmp_path, "api-migrate-down-abc", ["|", "ERR", "|", "True|"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "create job api-migrate-down-abc --from=cronjob/api-migrate-down-abc" in calls
+    assert "the down migration api-migrate-down-abc completed" in result.stdout
+
+
+def test_down_migration_never_starts_a_job_twice(tmp_path: Path) -> None:
+    result, calls = _run_down_migration(tmp_path, "api-migrate-down-abc", ["True|"], create="exists")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "was started before: not starting it again" in result.stdout
+    assert calls.count("create job") == 1
+
+
+def test_down_migration_without_a_held_job_does_nothing(tmp_path: Path) -> None:
+    result, calls = _run_down_migration(tmp_path, "", [])
+    assert result.returncode == 0 and "no held down migration" in result.stdout
+    assert "create job" not in calls
+
+
+@pytest.mark.parametrize(
+    ("states", "create", "message"),
+    [
+        (["|", "|True"], "ok", "the down migration api-migrate-down-abc failed"),
+        (["|"], "ok", "did not finish"),
+        (["ERR", "ERR", "ERR"], "ok", "could not be read 3 times"),
+        ([], "Error from server (Forbidden): jobs.batch is forbidden", "cannot start"),
+    ],
+)
+def test_down_migration_fails_loudly(tmp_path: Path, states: list[str], create: str, message: str) -> None:
+    result, _ = _run_down_migration(
+        tmp_path,
+        "api-migrate-down-abc",
+        states,
+        create=create,
+        timeout=0 if message == "did not finish" else 60,
+    )
+    assert result.returncode == 1
+    assert message in result.stdout
+    if "failed" in message:
+        assert "alembic: downgrade failed" in result.stdout
+
+
+SCRIPTS = sorted((ROOT / ".github" / "scripts").glob("*.sh"))
+# GitHub substitutes `${{ … }}` before bash runs; shellcheck sees a plain word in its place.
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
+def _shellcheck(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    tool = require_tool("shellcheck")
+    return subprocess.run(
+        [tool, "--severity=style", "--format=gcc", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _run_blocks(tmp_path: Path) -> list[Path]:
+    """Every `run:` step of every workflow as a bash file (GitHub runs them with `bash -e -o pipefail`)."""
+    blocks = []
+    for name in FILES:
+        for job_name, job in load(name)["jobs"].items():
+            for index, step in enumerate(_steps(job)):
+                if "run" in step:
+                    path = tmp_path / f"{Path(name).stem}.{job_name}.{index}.sh"
+                    body = _EXPRESSION.sub("GITHUB_EXPRESSION", str(step["run"]))
+                    path.write_text(f"#!/usr/bin/env bash\nset -eo pipefail\n{body}")
+                    blocks.append(path)
+    return blocks
+
+
+def test_every_script_and_run_step_passes_shellcheck(tmp_path: Path) -> None:
+    blocks = _run_blocks(tmp_path)
+    assert len(SCRIPTS) >= 4 and len(blocks) > 20
+    result = _shellcheck([*SCRIPTS, *blocks])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _ci_packages() -> set[str]:
+    match = re.search(r"^DEBIAN_PACKAGES=\((?P<names>[^)]*)\)", (ROOT / ".ci" / "run").read_text(), re.M)
+    assert match, ".ci/run lists its Debian packages in DEBIAN_PACKAGES=(...)"
+    return set(match["names"].split())
+
+
+def _workflow_packages(workflow: dict[str, Any]) -> set[str]:
+    runs = [str(s.get("run", "")) for s in _steps(workflow["jobs"]["test"])]
+    installs = [line for run in runs for line in run.splitlines() if "apt-get install" in line]
+    return {word for line in installs for word in line.split() if not word.startswith("-")} - {
+        "sudo",
+        "apt-get",
+        "install",
+    }
+
+
+def test_the_pull_request_tests_get_the_same_real_tools_as_ci() -> None:
+    assert _ci_packages() == _workflow_packages(load("pull-request.yml"))
+    broken = _broken(
+        "pull-request.yml",
+        lambda w: w["jobs"]["test"]["steps"].remove(_named(w, "test", "Real tools the tests drive")),
+    )
+    assert _ci_packages() != _workflow_packages(broken)
+
+
+def test_shellcheck_catches_a_guard_that_swallows_the_next_line(tmp_path: Path) -> None:
+    """An apostrophe inside `${VAR:?…}` opens a quote, and the next line's guard is never checked."""
+    broken = tmp_path / "broken.sh"
+    broken.write_text(
+        '#!/usr/bin/env bash\n: "${API_URL:?set API_URL (the environment\'s URL)}"\n'
+        ': "${FRONTEND_URL:?set FRONTEND_URL (the environment\'s URL)}"\n'
+    )
+    result = _shellcheck([broken])
+    assert result.returncode != 0 and "SC1011" in result.stdout
 
 
 # ---------------------------------------------------------------------------- each check can fail
@@ -602,6 +808,10 @@ def _up(workflow: dict[str, Any], job: str) -> dict[str, Any]:
     )
 
 
+def _uses_step(workflow: dict[str, Any], job: str, action: str) -> dict[str, Any]:
+    return next(s for s in _steps(workflow["jobs"][job]) if str(s.get("uses", "")).startswith(action))
+
+
 def _step_running(workflow: dict[str, Any], job: str, script: str) -> dict[str, Any]:
     return next(s for s in _steps(workflow["jobs"][job]) if script in str(s.get("run", "")))
 
@@ -621,6 +831,21 @@ def _step_running(workflow: dict[str, Any], job: str, script: str) -> dict[str, 
         lambda w: _up(w, "deploy-prod")["with"].pop("refresh"),
         lambda w: _up(w, "deploy-dev")["with"].update({"refresh": False}),
         lambda w: w["jobs"]["deploy-uat"]["steps"].remove(_step_running(w, "deploy-uat", "wait-rollout.sh")),
+        lambda w: w["jobs"]["deploy-uat"]["steps"].remove(
+            _step_running(w, "deploy-uat", "down-migration.sh")
+        ),
+        lambda w: w["jobs"]["deploy-staging"]["steps"].insert(
+            0,
+            w["jobs"]["deploy-staging"]["steps"].pop(
+                w["jobs"]["deploy-staging"]["steps"].index(
+                    _step_running(w, "deploy-staging", "down-migration.sh")
+                )
+            ),
+        ),
+        lambda w: _uses_step(w, "deploy-uat", "aws-actions/configure-aws-credentials")["with"].pop(
+            "role-duration-seconds"
+        ),
+        lambda w: w["jobs"]["deploy-prod"].update({"timeout-minutes": 600}),
         lambda w: w["jobs"]["deploy-prod"]["steps"].insert(
             0,
             w["jobs"]["deploy-prod"]["steps"].pop(

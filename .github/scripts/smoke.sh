@@ -3,8 +3,8 @@
 # serves its OpenAPI document, and the frontend's entry page loads over TLS.
 #   API_URL=https://api.staging.example.com FRONTEND_URL=https://staging.example.com bash .github/scripts/smoke.sh
 set -euo pipefail
-: "${API_URL:?set API_URL (the environment's API base URL)}"
-: "${FRONTEND_URL:?set FRONTEND_URL (the environment's frontend URL)}"
+: "${API_URL:?set API_URL to the API base URL of the environment}"
+: "${FRONTEND_URL:?set FRONTEND_URL to the frontend URL of the environment}"
 
 check() { # check NAME URL EXPECTED_STATUS
   local status

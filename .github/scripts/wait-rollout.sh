@@ -6,29 +6,51 @@
 # Released means: the controller has seen this generation (status.observedGeneration), the phase is
 # Healthy, and the stable ReplicaSet is the current pod template's (stableRS == currentPodHash).
 # Usage: wait-rollout.sh <pulumi stack> [timeout seconds]; needs kubectl, the AWS CLI and credentials
-# that the stack's `cluster.adminRoleArns` or `viewerRoleArns` admit.
+# that the stack's `cluster.adminRoleArns` or `viewerRoleArns` admit, valid for the whole wait.
 set -euo pipefail
 
 stack=$1
 timeout=${2:-3600}
 namespace=platform-api
 name=api
+# Consecutive failed reads tolerated (an API server blip) before the wait fails.
+max_read_failures=3
 
 cluster=$(pulumi stack output clusterName --stack "$stack")
 aws eks update-kubeconfig --name "$cluster" --alias "$cluster" >/dev/null
 
-if ! kubectl get "rollouts.argoproj.io/$name" -n "$namespace" >/dev/null 2>&1; then
-  echo "no Rollout $namespace/$name (a rolling Deployment): pulumi up already awaited it"
-  exit 0
+# Only a Rollout that does not exist (or a cluster without the Rollout kind) means "nothing to wait
+# for"; any other failure (expired credentials, no access, no network) fails the deployment.
+if ! found=$(kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o name 2>&1); then
+  case "$found" in
+    *NotFound* | *"doesn't have a resource type"*)
+      echo "no Rollout $namespace/$name (a rolling Deployment): pulumi up already awaited it"
+      exit 0
+      ;;
+    *)
+      echo "::error::cannot read the Rollout $namespace/$name: $found"
+      exit 1
+      ;;
+  esac
 fi
 
 deadline=$((SECONDS + timeout))
+failures=0
 # '|'-separated: a field not set yet prints as nothing, and must not shift the others.
 fields='{.metadata.generation}|{.status.observedGeneration}|{.status.phase}|{.status.stableRS}|{.status.currentPodHash}|{.status.abort}'
 while :; do
-  IFS='|' read -r generation observed phase stable current aborted < <(
-    kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o "jsonpath=$fields" && echo
-  )
+  if ! state=$(kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o "jsonpath=$fields" 2>&1); then
+    failures=$((failures + 1))
+    echo "::warning::cannot read the Rollout ($failures/$max_read_failures): $state"
+    if [ "$failures" -ge "$max_read_failures" ]; then
+      echo "::error::the Rollout could not be read $max_read_failures times in a row; its state is unknown"
+      exit 1
+    fi
+    sleep 15
+    continue
+  fi
+  failures=0
+  IFS='|' read -r generation observed phase stable current aborted <<<"$state"
   echo "generation ${generation} observed ${observed:-?} phase ${phase:-?} stable ${stable:-?} current ${current:-?}"
   if [ "${aborted:-}" = "true" ] || [ "${phase:-}" = "Degraded" ]; then
     echo "::error::the API release was aborted (phase ${phase:-?}): its analysis failed or it was aborted by hand"
