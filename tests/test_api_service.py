@@ -73,10 +73,18 @@ ECR = "aws:ecr/repository:Repository"
 # The component, standalone
 
 
-def api_program(strategy: dict[str, Any], *, aws: bool, rotation: int = 0) -> Any:
+def api_program(
+    strategy: dict[str, Any], *, aws: bool, rotation: int = 0, migrations: dict[str, Any] | None = None
+) -> Any:
     def program() -> dict[str, Any]:
         settings = ApiSettings.model_validate(
-            {"image": IMAGE, "strategy": strategy, "secretsRotation": rotation, "replicas": 3}
+            {
+                "image": IMAGE,
+                "strategy": strategy,
+                "secretsRotation": rotation,
+                "replicas": 3,
+                "migrations": migrations or {},
+            }
         )
         password = pulumi.Output.secret("pw0123456789")
         credentials = {
@@ -134,6 +142,9 @@ def component(case: str) -> Synthesis:
         "aws-canary": api_program(CANARY, aws=True),
         "aws-canary-rotated": api_program(CANARY, aws=True, rotation=1),
         "local-rolling": api_program({"type": "rolling"}, aws=False),
+        "aws-canary-schema-rollback": api_program(
+            CANARY, aws=True, migrations={"downImage": {**IMAGE, "tag": "9.9.9"}}
+        ),
     }
     return synthesize("test", program=programs[case], config={})
 
@@ -204,6 +215,16 @@ def test_workload_waits_for_the_migration_job_which_waits_for_its_secret() -> No
     assert job.inputs["metadata"]["name"].startswith("api-migrate-")
     job_needs = {by_urn[u].inputs.get("metadata", {}).get("name") for u in job.dependencies}
     assert "api-migrations" in job_needs
+
+
+def test_a_schema_rollback_is_held_after_the_workload_and_runs_no_forward_migration() -> None:
+    resources = component("aws-canary-schema-rollback").resources
+    rollout = one(resources, "kubernetes:argoproj.io/v1alpha1:Rollout")
+    held = one(resources, "kubernetes:batch/v1:CronJob")
+    assert held.inputs["metadata"]["name"].startswith("api-migrate-down-")
+    assert held.inputs["spec"]["suspend"] is True
+    assert rollout.urn in held.dependencies
+    assert [r for r in resources if r.type == "kubernetes:batch/v1:Job"] == []
 
 
 def test_aws_identity_is_pod_identity_with_a_least_privilege_policy() -> None:
