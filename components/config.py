@@ -162,7 +162,7 @@ class NodeGroupSettings(Model):
 
 
 class ClusterSettings(Model):
-    """The EKS cluster."""
+    """The EKS cluster (AWS stacks only: a local stack may not have a ``cluster`` section)."""
 
     version: KubeVersion = Field(description="Kubernetes minor version, e.g. `1.33`.")
     endpoint_public_access: bool = Field(
@@ -172,6 +172,14 @@ class ClusterSettings(Model):
     public_access_cidrs: list[ipaddress.IPv4Network] = Field(
         default_factory=list, description="CIDRs allowed to reach a public API endpoint; never 0.0.0.0/0."
     )
+    endpoint_source_cidrs: list[ipaddress.IPv4Network] | None = Field(
+        default=None,
+        description="Networks (deploy runners, VPN) allowed to reach the private API endpoint on 443, one "
+        "rule each on the cluster security group. The nodes and pods carry that group too, so these networks "
+        "also reach port 443 on every node and pod: keep the list narrow. Networks outside the VPC (peered, "
+        "VPN) are allowed; never 0.0.0.0/0. Unset: the whole VPC CIDR. `[]`: none (only the cluster's own "
+        "nodes and pods, e.g. a runner pod in the cluster).",
+    )
     log_retention_days: Literal[30, 60, 90, 180, 365, 400, 731] = Field(
         default=90, description="CloudWatch retention of control-plane logs (audit included), in days."
     )
@@ -179,13 +187,39 @@ class ClusterSettings(Model):
         min_length=1, description="Managed node groups by name."
     )
     admin_role_arns: list[IamArn] = Field(
-        default_factory=list, description="IAM roles granted cluster-admin through EKS access entries."
+        description="IAM roles granted cluster-admin through EKS access entries: at least one, the role "
+        "running `pulumi up` among them (the cluster grants its creator nothing).",
     )
     viewer_role_arns: list[IamArn] = Field(
         default_factory=list,
         description="IAM roles granted read-only cluster access, Secrets included (EKS "
         "AmazonEKSAdminViewPolicy: a refresh reads them), e.g. the pipeline's preview and drift roles.",
     )
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _some_admin(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError(
+                "list at least one IAM role, the role running `pulumi up` among them: the cluster grants "
+                "its creator no access, so with no admin role nobody can administer it"
+            )
+        return v
+
+    @field_validator("endpoint_source_cidrs")
+    @classmethod
+    def _endpoint_sources(cls, v: list[ipaddress.IPv4Network] | None) -> list[ipaddress.IPv4Network] | None:
+        sources = v or []
+        for cidr in sources:
+            if cidr.prefixlen == 0:
+                raise ValueError(
+                    f"may not contain {cidr}: it would open port 443 of the API endpoint and of every node "
+                    "and pod to any address; list the networks of the deploy runners and the VPN"
+                )
+        repeated = sorted({str(c) for c in sources if sources.count(c) > 1})
+        if repeated:
+            raise ValueError(f"repeats {repeated}: list each network once")
+        return v
 
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterSettings:

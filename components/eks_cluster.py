@@ -1,7 +1,7 @@
 """The EKS cluster: private API endpoint, audit logs, KMS-encrypted secrets, managed nodes.
 
-- API server reachable privately from the VPC; public access only when configured, and then
-  only from an allow-list of CIDRs.
+- API server reachable privately from ``cluster.endpointSourceCidrs`` (the VPC when unset); public
+  access only when configured, and then only from an allow-list of CIDRs.
 - Every control-plane log type (``audit`` included) to a KMS-encrypted log group whose
   retention is set here, not left to EKS's "never expire" default.
 - Kubernetes Secrets envelope-encrypted with a customer-managed, rotating KMS key.
@@ -243,6 +243,20 @@ def load_balancer_controller_policy(cluster_name: str) -> str:
     )
 
 
+def endpoint_rule_sources(settings: ClusterSettings, vpc_cidr: str) -> dict[str, str]:
+    """The networks admitted to the private API endpoint on 443, keyed by their rule's name suffix.
+
+    ``endpointSourceCidrs`` unset admits ``vpc_cidr`` ("" admits none); ``[]`` admits none. The VPC's
+    CIDR keeps the suffix ``vpc`` however it is listed: a renamed rule is a new resource, created
+    before the old one is deleted, and AWS refuses the same rule twice.
+    """
+    if settings.endpoint_source_cidrs is None:
+        sources = [vpc_cidr] if vpc_cidr else []
+    else:
+        sources = [str(cidr) for cidr in settings.endpoint_source_cidrs]
+    return {"vpc" if c == vpc_cidr else c.replace(".", "-").replace("/", "-"): c for c in sources}
+
+
 def node_role_name(cluster_name: str) -> str:
     """The nodes' IAM role name: fixed, so the image registry's policy can name its only puller."""
     return f"{cluster_name}-node"
@@ -262,7 +276,8 @@ class EksClusterArgs:
     protect: bool
     """Pulumi `protect` on the cluster, its keys and its audit log group."""
     vpc_cidr: str = ""
-    """Clients in the VPC (a deploy runner) may reach the private API endpoint; "" admits none."""
+    """The VPC's CIDR: what may reach the private API endpoint when ``endpointSourceCidrs`` is unset
+    ("" then admits none)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for what the node groups' Auto Scaling creates (instances, volumes, interfaces), which
     neither the provider's default tags nor the node group's reach."""
@@ -328,15 +343,21 @@ class EksCluster(pulumi.ComponentResource):
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
                 resources=["secrets"],
             ),
-            # No implicit entry for whoever creates the cluster: the deploy role is in adminRoleArns,
-            # and a second entry for the same principal fails with a 409.
+            # No implicit entry for whoever creates the cluster: the deploy role is in adminRoleArns
+            # (which config refuses empty), and a second entry for the same principal fails with a 409.
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False
             ),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             deletion_protection=args.deletion_protection,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, *cluster_permissions], protect=args.protect
+                parent=self,
+                depends_on=[log_group, *cluster_permissions],
+                protect=args.protect,
+                # EKS reads bootstrapClusterCreatorAdminPermissions only when it creates the cluster,
+                # and changing it replaces the cluster: a cluster created with the default (true)
+                # keeps that value instead of being replaced.
+                ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"],
             ),
         )
         access = [("admin", arn, ADMIN_POLICY) for arn in settings.admin_role_arns]
@@ -361,22 +382,27 @@ class EksCluster(pulumi.ComponentResource):
             )
             if kind == "admin":
                 admins.append(association)
-        endpoint_access: list[pulumi.Resource] = []
-        if args.vpc_cidr:
-            # The private endpoint's interfaces carry only the cluster security group, which admits
-            # its own members (nodes, pods): a deploy runner elsewhere in the VPC needs this rule.
-            endpoint_access.append(
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-endpoint-from-vpc",
-                    security_group_id=cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id)),
-                    description="Kubernetes API from the VPC (deploy runners)",
-                    ip_protocol="tcp",
-                    from_port=443,
-                    to_port=443,
-                    cidr_ipv4=args.vpc_cidr,
-                    opts=child,
-                )
+        # The private endpoint's interfaces carry only the cluster security group, which admits its
+        # own members: a deploy runner (or a VPN client) outside the cluster needs one of these rules.
+        # That group is also the security group of every managed node, and so of every pod: each
+        # source admitted here reaches port 443 on the nodes and pods too, not only on the API
+        # endpoint. So cluster.endpointSourceCidrs should be narrow (unset, it is the whole VPC).
+        cluster_security_group = cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id))
+        endpoint_access: list[pulumi.Resource] = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-endpoint-from-{suffix}",
+                security_group_id=cluster_security_group,
+                description="Kubernetes API from the VPC (deploy runners)"
+                if suffix == "vpc"
+                else f"Kubernetes API from {cidr} (deploy runners, VPN)",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=cidr,
+                opts=child,
             )
+            for suffix, cidr in endpoint_rule_sources(settings, args.vpc_cidr).items()
+        ]
 
         node_groups = self._node_groups(name, args, cluster)
         addons = self._addons(name, cluster, node_groups)

@@ -176,6 +176,18 @@ INVALID = [
         "platform:cluster.adminRoleArns[0]",
         "pattern",
     ),
+    (
+        "aws-cluster-without-admins",
+        _set("cluster.adminRoleArns", []),
+        "platform:cluster.adminRoleArns",
+        "at least one IAM role",
+    ),
+    (
+        "aws-cluster-admins-omitted",
+        _delete("cluster.adminRoleArns"),
+        "platform:cluster.adminRoleArns",
+        "is required",
+    ),
 ]
 
 
@@ -219,6 +231,14 @@ def test_bad_config_registers_no_resource(prod_values: dict) -> None:
     prod_values["cluster"]["nodeGroups"]["general"]["minSize"] = -1
     registered: list[Registration] = []
     with pytest.raises(ConfigError):
+        synthesize("prod", config=encode(prod_values), secret_keys=[], project="platform", record=registered)
+    assert registered == []
+
+
+def test_a_cluster_nobody_can_administer_registers_no_resource(prod_values: dict) -> None:
+    prod_values["cluster"]["adminRoleArns"] = []
+    registered: list[Registration] = []
+    with pytest.raises(ConfigError, match=r"^platform:cluster.adminRoleArns: .*at least one IAM role"):
         synthesize("prod", config=encode(prod_values), secret_keys=[], project="platform", record=registered)
     assert registered == []
 
