@@ -8,8 +8,11 @@ The design, one role per duty (names in :data:`components.endpoints.ROLES`):
 - ``app_rw`` reads and writes rows, ``app_ro`` only reads (and its transactions are read-only);
   neither can create, alter, drop or truncate anything;
 - ``platform_monitor`` (postgres_exporter's login) holds ``pg_monitor`` and nothing else;
-- ``pgbouncer_auth`` can connect and call PgBouncer's ``SECURITY DEFINER`` lookup function, nothing
-  else; ``PUBLIC`` loses ``CONNECT`` on the database and ``EXECUTE`` on that function;
+- CloudNativePG only: ``pgbouncer_auth`` can connect and call PgBouncer's ``SECURITY DEFINER`` lookup
+  function, nothing else. On Aurora PgBouncer reads its logins from its ``auth_file`` instead (the
+  lookup cannot read ``pg_shadow`` there), so neither exists and the script drops what an earlier
+  version created;
+- ``PUBLIC`` loses ``CONNECT`` on the database (and ``EXECUTE`` on the lookup function);
 - ``pg_stat_statements`` is installed for query statistics.
 
 :func:`render_roles_sql` renders all of it as one idempotent psql script (passwords read from
@@ -55,12 +58,17 @@ class RolesPlan:
     roles: RoleNames = ROLES
     auth_function: AuthLookupFunction = DEFAULT_AUTH_FUNCTION
     monitor: str = MONITOR
+    auth_lookup: bool = True
+    """Create PgBouncer's ``auth_query`` role and lookup function (CloudNativePG). False on Aurora,
+    where PgBouncer reads its logins from the ``auth_file``: neither is created, and a role, function
+    and schema left by an earlier version are dropped."""
 
     @property
     def logins(self) -> tuple[str, ...]:
         """The database roles that log in (PgBouncer's exporter is a PgBouncer-only user, not one)."""
         r = self.roles
-        return (r.read_write, r.read_only, r.migrations, r.pgbouncer_auth, self.monitor)
+        lookup = (r.pgbouncer_auth,) if self.auth_lookup else ()
+        return (r.read_write, r.read_only, r.migrations, *lookup, self.monitor)
 
 
 def password_variable(role: str) -> str:
@@ -80,6 +88,25 @@ def _ensure_role(role: str) -> str:
         f"    CREATE ROLE {role};\n"
         "  END IF;\n"
         "END $$;\n"
+    )
+
+
+def _drop_auth_lookup(plan: RolesPlan) -> str:
+    """Drops the lookup function, its schema and its role, where they exist (Aurora's script).
+
+    The schema holds only the function (``RESTRICT``: anything else in it stops the script). The role's
+    ``CONNECT`` is its last privilege once the schema is gone, so it is revoked before the role goes.
+    """
+    fn, role, db = plan.auth_function, plan.roles.pgbouncer_auth, plan.database
+    return (
+        f"DROP FUNCTION IF EXISTS {fn.signature};\n"
+        f"DROP SCHEMA IF EXISTS {fn.schema} RESTRICT;\n"
+        "DO $$ BEGIN\n"
+        f"  IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{role}') THEN\n"
+        f"    REVOKE ALL ON DATABASE {db} FROM {role};\n"
+        f"    DROP ROLE {role};\n"
+        "  END IF;\n"
+        "END $$;"
     )
 
 
@@ -138,7 +165,10 @@ def render_roles_sql(plan: RolesPlan) -> str:
         f"GRANT SELECT ON SEQUENCES TO {r.read_only};",
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
     ]
-    out.append(render_auth_function_sql(plan.auth_function, r.pgbouncer_auth).rstrip("\n"))
+    if plan.auth_lookup:
+        out.append(render_auth_function_sql(plan.auth_function, r.pgbouncer_auth).rstrip("\n"))
+    else:
+        out.append(_drop_auth_lookup(plan))
     out.append("COMMIT;")
     return "\n".join(out) + "\n"
 
@@ -383,6 +413,8 @@ class DatabaseRoles(pulumi.ComponentResource):
             database=args.database,
             schema=settings.schema_name,
             statement_timeout_ms=settings.statement_timeout_ms,
+            # Aurora's PgBouncer lists its logins in the auth_file: a lookup role would be unused.
+            auth_lookup=args.engine == "cloudnativepg",
         )
         missing = [r for r in self.plan.logins if r not in args.credentials]
         if missing:
@@ -497,6 +529,9 @@ class DatabaseRoles(pulumi.ComponentResource):
         if args.engine != "aurora" or args.master_secret_arn is None:
             raise ValueError("DatabaseRoles provider mode needs Aurora's master secret")
         settings, plan, r = args.settings, self.plan, self.plan.roles
+        # Aurora only, so no PgBouncer lookup role, function or grant (see RolesPlan.auth_lookup); a
+        # stack whose state still holds them deletes them from the database on its next `pulumi up`.
+        assert not plan.auth_lookup
         secret = aws.secretsmanager.get_secret_version_output(
             secret_id=args.master_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -559,13 +594,6 @@ class DatabaseRoles(pulumi.ComponentResource):
                 assume_role=r.owner,
                 search_paths=[plan.schema],
                 opts=role_opts(owner),
-            ),
-            r.pgbouncer_auth: pg.Role(
-                f"{name}-{r.pgbouncer_auth}",
-                name=r.pgbouncer_auth,
-                login=True,
-                password=args.credentials[r.pgbouncer_auth].password,
-                opts=opts,
             ),
             plan.monitor: pg.Role(
                 f"{name}-{plan.monitor}",
@@ -634,51 +662,3 @@ class DatabaseRoles(pulumi.ComponentResource):
                     opts=after,
                 )
         pg.Extension(f"{name}-pg-stat-statements", name="pg_stat_statements", database=db, opts=opts)
-        fn = plan.auth_function
-        auth_schema = pg.Schema(
-            f"{name}-auth-schema", name=fn.schema, database=db, if_not_exists=True, opts=opts
-        )
-        auth_opts = role_opts(logins[r.pgbouncer_auth], auth_schema)
-        pg.Grant(
-            f"{name}-auth-schema-usage",
-            database=db,
-            schema=fn.schema,
-            role=r.pgbouncer_auth,
-            object_type="schema",
-            privileges=["USAGE"],
-            opts=auth_opts,
-        )
-        # pulumi-postgresql's Function has no SET search_path: the body names pg_catalog explicitly.
-        function = pg.Function(
-            f"{name}-auth-function",
-            name=fn.name,
-            schema=fn.schema,
-            database=db,
-            args=[pg.FunctionArgArgs(name=fn.arg_name, type=fn.arg_type)],
-            returns=fn.returns,
-            language=fn.language,
-            body=fn.body,
-            security_definer=fn.security_definer,
-            volatility=fn.volatility,
-            opts=auth_opts,
-        )
-        fn_opts = role_opts(function)
-        pg.Grant(
-            f"{name}-auth-function-public",
-            database=db,
-            schema=fn.schema,
-            role="public",
-            object_type="function",
-            privileges=[],
-            opts=fn_opts,
-        )
-        pg.Grant(
-            f"{name}-auth-function-execute",
-            database=db,
-            schema=fn.schema,
-            role=r.pgbouncer_auth,
-            object_type="function",
-            objects=[fn.name],
-            privileges=["EXECUTE"],
-            opts=fn_opts,
-        )

@@ -2,12 +2,12 @@
 
 Creates, in the data namespace: a ConfigMap with ``pgbouncer.ini`` (no secret in it), a Secret with
 the ``auth_file`` (the auth_query role's password, or on Aurora the pooled logins' passwords, and the
-exporter's SCRAM verifier) and the
-exporter's password, a ServiceAccount without an API token, a Deployment of PgBouncer with the
-Prometheus pgbouncer_exporter as a sidecar, a Service, a PodDisruptionBudget, a CPU-based
-HorizontalPodAutoscaler, a NetworkPolicy (clients from the API namespace, scrapes from the
-monitoring namespace; out only to the database and DNS) and, with an issuer, a cert-manager
-Certificate for client TLS.
+exporter's SCRAM verifier) and the exporter's password, a ServiceAccount without an API token, a
+Deployment of PgBouncer with the Prometheus pgbouncer_exporter as a sidecar (its pod template carries
+hashes of the ini and the ``auth_file``, so a change of either rolls the pods), a Service, a
+PodDisruptionBudget, a CPU-based HorizontalPodAutoscaler, a NetworkPolicy (clients from the API
+namespace, scrapes from the monitoring namespace; out only to the database and DNS) and, with an
+issuer, a cert-manager Certificate for client TLS.
 
 Server TLS is ``verify-full`` against the database's CA: CloudNativePG's ``<cluster>-ca`` Secret, or
 for Aurora the regional RDS bundle, fetched over HTTPS by an init container into a memory volume when
@@ -69,6 +69,7 @@ DNS_PORT = 53
 HTTPS_PORT = 443
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 CONFIG_CHECKSUM = "platform/config-checksum"
+AUTH_FILE_CHECKSUM = "platform/auth-file-checksum"
 USERLIST_KEY = "userlist.txt"
 EXPORTER_PASSWORD_KEY = "exporter-password"
 
@@ -358,6 +359,7 @@ def render_workload(
     client_tls: bool,
     zone_spread_required: bool,
     config_checksum: pulumi.Input[str],
+    auth_file_checksum: pulumi.Input[str],
     client_namespaces: Sequence[str] = ("platform-api",),
     monitoring_namespace: str = "platform-monitoring",
 ) -> dict[str, dict[str, Any]]:
@@ -411,8 +413,9 @@ def render_workload(
             "template": {
                 "metadata": {
                     "labels": dict(layout.labels),
-                    # A new ini changes the template, so the pods roll and load it.
-                    "annotations": {CONFIG_CHECKSUM: config_checksum},
+                    # A new ini or auth_file changes the template, so the pods roll and load it:
+                    # PgBouncer reads both only when it starts (or on RELOAD, which nothing sends).
+                    "annotations": {CONFIG_CHECKSUM: config_checksum, AUTH_FILE_CHECKSUM: auth_file_checksum},
                 },
                 "spec": pod_spec,
             },
@@ -510,9 +513,33 @@ def config_checksum(ini: str, server_ca: CnpgCa | AuroraCa) -> str:
     return hashlib.sha256(f"{ini}\n{server_ca!r}".encode()).hexdigest()
 
 
+def auth_file_checksum(userlist: str) -> str:
+    """The ``auth_file``, hashed: a changed password in it changes the pod template.
+
+    The exporter's password (also in the Secret) is covered too: its SCRAM verifier is in the file.
+    """
+    return hashlib.sha256(userlist.encode()).hexdigest()
+
+
 # --------------------------------------------------------------------------------------------
 # The component
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthLookup:
+    """`auth_query` mode (CloudNativePG): PgBouncer logs in as ``login`` (its password in the
+    auth_file) and looks every other client up through the database's lookup function."""
+
+    login: Credentials
+
+
+@dataclass(frozen=True)
+class PooledLogins:
+    """Userlist mode (Aurora: `rds_superuser` cannot read `pg_shadow`, so no lookup function can):
+    these logins' passwords go into the auth_file and PgBouncer looks nothing up."""
+
+    logins: Sequence[Credentials]
 
 
 @dataclass(frozen=True)
@@ -525,8 +552,8 @@ class PgBouncerArgs:
     port: int
     """The database's port (both endpoints)."""
     database: str
-    auth: Credentials
-    """The auth_query role's login (its password goes into the auth_file); unused with ``pooled_logins``."""
+    auth: AuthLookup | PooledLogins
+    """How PgBouncer authenticates clients: a lookup through a dedicated login, or a userlist."""
     exporter: Credentials
     """The metrics exporter's console login (its SCRAM verifier goes into the auth_file)."""
     server_ca: CnpgCa | AuroraCa
@@ -539,9 +566,6 @@ class PgBouncerArgs:
     """What the client Certificate waits for: cert-manager's release and the issuer."""
     """ClusterIssuer of the client-facing certificate; None serves clients without TLS."""
     layout: PgBouncerLayout = PgBouncerLayout()
-    pooled_logins: Sequence[Credentials] = ()
-    """Userlist mode: these logins' passwords go into the auth_file and PgBouncer looks nothing up
-    (Aurora: `rds_superuser` cannot read `pg_shadow`, so no lookup function can). Empty: ``auth_query``."""
     client_namespaces: Sequence[str] = ("platform-api",)
     monitoring_namespace: str = "platform-monitoring"
 
@@ -577,7 +601,7 @@ class PgBouncer(pulumi.ComponentResource):
                 reader_host=hosts[1],
                 port=args.port,
                 database=args.database,
-                auth_user=None if args.pooled_logins else args.auth.username,
+                auth_user=args.auth.login.username if isinstance(args.auth, AuthLookup) else None,
                 stats_user=args.exporter.username,
                 client_tls=client_tls,
             )
@@ -585,7 +609,7 @@ class PgBouncer(pulumi.ComponentResource):
 
         ini = pulumi.Output.all(args.writer_host, args.reader_host).apply(ini_for)
         # The exporter's verifier, then the auth user's password (lookup) or the pooled logins' (userlist).
-        logins = list(args.pooled_logins) or [args.auth]
+        logins = [args.auth.login] if isinstance(args.auth, AuthLookup) else list(args.auth.logins)
         userlist: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(args.exporter.password, *[login.password for login in logins]).apply(
                 lambda p: render_userlist(
@@ -618,6 +642,10 @@ class PgBouncer(pulumi.ComponentResource):
             client_tls=client_tls,
             zone_spread_required=args.zone_spread_required,
             config_checksum=ini.apply(lambda text: config_checksum(text, args.server_ca)),
+            # The digest is published in the clear: the file's secrets are the generated 40-character
+            # random passwords (and a SCRAM verifier of one), so its SHA-256 can be neither inverted
+            # nor guessed. Left secret, it would make the Deployment's whole spec secret, hiding its diffs.
+            auth_file_checksum=pulumi.Output.unsecret(userlist.apply(auth_file_checksum)),
             client_namespaces=args.client_namespaces,
             monitoring_namespace=args.monitoring_namespace,
         )

@@ -276,13 +276,13 @@ def connection_budgets(
 class AuthLookupFunction:
     """The ``SECURITY DEFINER`` function PgBouncer's ``auth_query`` calls, as data.
 
-    The parts are kept apart (schema, name, argument, return type, body) so that the same function can
-    be declared as a pulumi-postgresql ``Function`` resource; :func:`render_auth_function_sql` gives the
-    complete DDL for running it directly.
+    The parts are kept apart (schema, name, argument, return type, body) so that each is validated and
+    the ``auth_query`` can name the function; :func:`render_auth_function_sql` gives the complete DDL.
 
     The body reads ``pg_shadow``, which only a superuser may read: the function must be created (and
     so owned) by a superuser, as on CloudNativePG. Aurora/RDS has none, and its ``rds_superuser`` may
-    not read ``pg_shadow`` either: there PgBouncer runs in userlist mode instead (no ``auth_user``).
+    not read ``pg_shadow`` either: there PgBouncer runs in userlist mode instead (no ``auth_user``), and
+    the roles script creates neither this function nor its role.
     Superusers are never returned: nobody logs in as a superuser through the pooler.
     """
 

@@ -103,7 +103,7 @@ class Platform(pulumi.ComponentResource):
         """PgBouncer's read-write and read-only pools; sets self.database_access."""
         from components.database_settings import AuroraSettings
         from components.endpoints import ROLES, Backend, DatabaseAccess, Peer, namespace_peer
-        from components.pgbouncer import AuroraCa, CnpgCa, PgBouncer, PgBouncerArgs
+        from components.pgbouncer import AuroraCa, AuthLookup, CnpgCa, PgBouncer, PgBouncerArgs, PooledLogins
 
         namespace = "platform-data"
         settings = config.database
@@ -126,14 +126,13 @@ class Platform(pulumi.ComponentResource):
                 reader_host=self.database.reader_host,
                 port=port,
                 database=self.database.database,
-                auth=self.database_credentials[ROLES.pgbouncer_auth],
-                exporter=self.database_credentials[ROLES.exporter],
                 # Aurora's rds_superuser cannot read pg_shadow: the pooled logins go in the auth_file.
-                pooled_logins=(
-                    [self.database_credentials[r] for r in (ROLES.read_write, ROLES.read_only)]
+                auth=(
+                    PooledLogins([self.database_credentials[r] for r in (ROLES.read_write, ROLES.read_only)])
                     if isinstance(server_ca, AuroraCa)
-                    else ()
+                    else AuthLookup(self.database_credentials[ROLES.pgbouncer_auth])
                 ),
+                exporter=self.database_credentials[ROLES.exporter],
                 server_ca=server_ca,
                 database_peer=pooler_side,
                 # Production keeps a pod in every zone rather than two in one.
@@ -558,7 +557,10 @@ class Platform(pulumi.ComponentResource):
             ),
         )
         self.database = database
-        logins = (ROLES.read_write, ROLES.read_only, ROLES.migrations, ROLES.pgbouncer_auth, ROLES.exporter)
+        logins: tuple[str, ...] = (ROLES.read_write, ROLES.read_only, ROLES.migrations, ROLES.exporter)
+        if config.database.engine == "cloudnativepg":
+            # Only CloudNativePG has PgBouncer's auth_query lookup (Aurora lists the pooled logins).
+            logins += (ROLES.pgbouncer_auth,)
         # Passwords for the database roles, by role name: consumed by the roles, PgBouncer and the API.
         self.database_credentials = DatabaseCredentials(
             "database-credentials", logins, opts=self._tier_opts()

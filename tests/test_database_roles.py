@@ -31,11 +31,13 @@ from components.database_roles import (
     RolesPlan,
     job_shell,
     password_env,
+    password_variable,
     render_roles_job,
     render_roles_sql,
     script_digest,
 )
 from components.endpoints import ROLES
+from components.pgbouncer_config import DEFAULT_AUTH_FUNCTION
 from synth.engine import SECRET, Registration
 from synth.output import manifest
 from tests.conftest import stack_values, synthesized
@@ -374,11 +376,13 @@ def test_roles_job_is_restricted_valid_and_runs_the_rendered_script(stack: str) 
         assert context["runAsNonRoot"] and not context["allowPrivilegeEscalation"]
         assert context["capabilities"] == {"drop": ["ALL"]}
     sql_text = objects["ConfigMap"]["data"]["roles.sql"]
-    assert sql_text == render_roles_sql(RolesPlan(database="app", schema="app"))
+    # PgBouncer looks logins up on CloudNativePG (dev) only.
+    plan = RolesPlan(database="app", schema="app", auth_lookup=stack == "dev")
+    assert sql_text == render_roles_sql(plan)
     assert job["metadata"]["name"].endswith(script_digest(sql_text))
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["PGSSLMODE"]["value"] == "verify-full" and "PGSSLROOTCERT" in env
-    assert all("value" not in env[password_env(r)] for r in PLAN.logins)  # from the Secret only
+    assert all("value" not in env[password_env(r)] for r in plan.logins)  # from the Secret only
 
 
 def test_aurora_job_reads_only_the_master_secret_through_pod_identity() -> None:
@@ -407,12 +411,11 @@ def test_provider_mode_connects_over_verified_tls_without_superuser() -> None:
     assert inputs["password"] == SECRET
     assert unprovided(staging.resources, "postgresql") == []
     roles = {r.inputs["name"]: r for r in staging.by_type("postgresql:index/role:Role")}
-    assert set(roles) == {ROLES.owner, *PLAN.logins}
+    aurora = RolesPlan(database="app", auth_lookup=False)
+    assert set(roles) == {ROLES.owner, *aurora.logins}
     assert roles[ROLES.owner].inputs["login"] is False and roles[ROLES.owner].inputs["skipDropRole"] is True
     assert roles[ROLES.migrations].inputs["assumeRole"] == ROLES.owner
-    assert all(roles[r].export_inputs()["password"] == SECRET for r in PLAN.logins)
-    (function,) = staging.by_type("postgresql:index/function:Function")
-    assert function.inputs["securityDefiner"] is True and "pg_catalog.pg_shadow" in function.inputs["body"]
+    assert all(roles[r].export_inputs()["password"] == SECRET for r in aurora.logins)
 
 
 def test_provider_check_catches_a_postgresql_resource_on_a_default_provider() -> None:
@@ -461,3 +464,99 @@ def test_provider_host_override_is_for_tunnels() -> None:
     }
     roles = validate(values).roles
     assert (roles.provider_host, roles.provider_port, roles.sslmode) == ("localhost", 15432, "require")
+
+
+# -- PgBouncer's lookup role and function: CloudNativePG only ----------------------------------------
+
+
+def auth_lookup_statements(sql_text: str, auth_user: str = ROLES.pgbouncer_auth) -> list[str]:
+    """Lines of a roles script that create, log in, grant to or feed PgBouncer's lookup role or function."""
+    return [
+        line
+        for line in sql_text.splitlines()
+        if f"CREATE ROLE {auth_user}" in line
+        or f"ALTER ROLE {auth_user} " in line
+        or f"\\getenv {password_variable(auth_user)} " in line
+        or line.startswith("CREATE OR REPLACE FUNCTION")
+        or (line.startswith("GRANT") and line.rstrip(";").endswith(auth_user))
+        or (line.startswith("GRANT CONNECT") and f" {auth_user}," in line)
+    ]
+
+
+def test_lookup_check_catches_each_kind_of_lookup_statement() -> None:
+    found = auth_lookup_statements(render_roles_sql(PLAN))
+    kinds = ("\\getenv", "    CREATE ROLE", "ALTER ROLE", "GRANT CONNECT", "GRANT USAGE", "CREATE OR REPLACE")
+    assert [k for k in (*kinds, "GRANT EXECUTE") if not any(s.startswith(k) for s in found)] == []
+
+
+def test_aurora_plan_renders_no_lookup_role_function_or_grant() -> None:
+    aurora = RolesPlan(database=DB, schema="app", auth_lookup=False)
+    assert ROLES.pgbouncer_auth not in aurora.logins
+    assert auth_lookup_statements(render_roles_sql(aurora)) == []
+    assert ROLES.pgbouncer_auth in PLAN.logins
+
+
+@pytest.mark.parametrize(("stack", "lookup"), [("dev", True), ("uat", False), ("prod", False)])
+def test_only_cloudnativepg_stacks_create_the_lookup_role_and_function(stack: str, lookup: bool) -> None:
+    objects = {m["kind"]: m for r in _roles_children(stack) if (m := manifest(r)) is not None}
+    sql_text = objects["ConfigMap"]["data"]["roles.sql"]
+    assert bool(auth_lookup_statements(sql_text)) is lookup
+    # The lookup role's password is neither in the Job's Secret nor in its environment on Aurora.
+    assert (ROLES.pgbouncer_auth in objects["Secret"]["stringData"]) is lookup
+    env = {e["name"] for e in objects["Job"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (password_env(ROLES.pgbouncer_auth) in env) is lookup
+
+
+@pytest.mark.parametrize(("stack", "lookup"), [("dev", True), ("staging", False), ("prod", False)])
+def test_only_cloudnativepg_stacks_generate_a_password_for_the_lookup_role(stack: str, lookup: bool) -> None:
+    passwords = [
+        r.name for r in synthesized(stack).resources if r.type == "random:index/randomPassword:RandomPassword"
+    ]
+    assert any(ROLES.read_write in name for name in passwords)  # the check finds what it looks for
+    assert any(ROLES.pgbouncer_auth in name for name in passwords) is lookup
+
+
+def test_provider_mode_on_aurora_registers_no_lookup_role_function_or_grant() -> None:
+    staging = synthesized("staging")
+
+    def names(resource: Registration) -> set[Any]:
+        """What a resource names: the role, schema or function it is, or a grant's grantee and schema."""
+        return {resource.inputs.get(key) for key in ("name", "role", "schema")}
+
+    postgres = [r for r in staging.resources if r.type.startswith("postgresql:")]
+    lookup = {ROLES.pgbouncer_auth, DEFAULT_AUTH_FUNCTION.schema, DEFAULT_AUTH_FUNCTION.name}
+    assert [r.name for r in postgres if names(r) & lookup] == []
+    assert [r.name for r in postgres if r.type == "postgresql:index/function:Function"] == []
+    # The check sees what it looks for: app_rw's role and its grants are found by the same names.
+    assert len([r for r in postgres if ROLES.read_write in names(r)]) > 3
+
+
+def test_aurora_script_drops_the_lookup_role_function_and_schema_an_earlier_script_left(pg: Server) -> None:
+    # Its own database and lookup role name, so the module's `pgbouncer_auth` stays as it is.
+    db, auth_user = "retiredb", "retired_auth"
+    earlier = RolesPlan(database=db, roles=dataclasses.replace(ROLES, pgbouncer_auth=auth_user))
+    aurora = dataclasses.replace(earlier, auth_lookup=False)
+    superuser = pg.conninfo(SERVER_USER, pg.superuser_password, "postgres")
+    with psycopg.connect(superuser, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db}")
+        conn.execute(f"CREATE DATABASE {db}")
+    env = {"PGDATABASE": db, password_env(auth_user): secrets.token_urlsafe(24)}
+
+    def lookup_objects() -> tuple[object, ...] | None:
+        with psycopg.connect(pg.conninfo(SERVER_USER, pg.superuser_password, db)) as conn:
+            return conn.execute(
+                "SELECT (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = %s), "
+                "(SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s), "
+                "to_regprocedure(%s) IS NOT NULL",
+                (auth_user, aurora.auth_function.schema, aurora.auth_function.signature),
+            ).fetchone()
+
+    result = pg.apply(render_roles_sql(earlier), env)
+    assert result.returncode == 0, result.stderr
+    assert lookup_objects() == (1, 1, True)
+    for _ in range(2):  # and running it again changes nothing
+        result = pg.apply(render_roles_sql(aurora), env)
+        assert result.returncode == 0, result.stderr
+        assert lookup_objects() == (0, 0, False)
+    with psycopg.connect(pg.conninfo(ROLES.read_write, dbname=db)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (ROLES.read_write,)

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import configparser
 import copy
+import json
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.config import ConfigError, validate
-from components.endpoints import ROLES, Peer
+from components.endpoints import ROLES, Credentials, Peer
 from components.pgbouncer import (
+    AUTH_FILE_CHECKSUM,
     EXPORTER_IMAGE,
     PGBOUNCER_IMAGE,
     AuroraCa,
     CnpgCa,
+    PgBouncer,
+    PgBouncerArgs,
     PgBouncerLayout,
+    PooledLogins,
     deployed_endpoints,
     exporter_verifier,
     render_certificate,
@@ -31,7 +39,7 @@ from components.pgbouncer_config import (
     aurora_default_max_connections,
     render_pgbouncer_ini,
 )
-from synth.engine import Registration, Synthesis
+from synth.engine import SECRET, Registration, Synthesis, synthesize
 from tests.conftest import stack_values, synthesized
 from tests.k8s_validation import validate_manifests
 from tests.test_pgbouncer_config import secrets_in_ini
@@ -228,6 +236,7 @@ def test_pools_go_to_the_writer_and_reader_endpoints() -> None:
 def test_config_change_rolls_the_pods() -> None:
     annotations = _deployment("prod")["spec"]["template"]["metadata"]["annotations"]
     assert len(annotations["platform/config-checksum"]) == 64
+    assert re.fullmatch(r"[0-9a-f]{64}", annotations[AUTH_FILE_CHECKSUM])
     assert annotations != _deployment("staging")["spec"]["template"]["metadata"]["annotations"]
 
 
@@ -268,6 +277,7 @@ def _workload(**overrides: Any) -> dict[str, dict[str, Any]]:
         "client_tls": True,
         "zone_spread_required": True,
         "config_checksum": "0" * 64,
+        "auth_file_checksum": "1" * 64,
     }
     return render_workload(PgBouncerSettings(), LAYOUT, **{**args, **overrides})
 
@@ -414,3 +424,66 @@ def test_lookup_check_catches_an_aurora_ini_with_auth_query() -> None:
     ini = _ini("dev")
     ini.remove_option("pgbouncer", "auth_query")
     assert lookup_problems(ini, "cloudnativepg") != []
+
+
+# -- the auth_file rolls the pods --------------------------------------------------------------------
+
+POOLED = (ROLES.read_write, ROLES.read_only)
+LOGINS = (*POOLED, ROLES.exporter)
+PASSWORDS = {role: f"{role}-Qx7pLm2Vt9Rb4Kw8Nz3Hs6Jd1Fg5Yc0Ea" for role in LOGINS}
+
+
+def _aurora_pooler(passwords: Mapping[str, str]) -> Callable[[], None]:
+    """A program with only PgBouncer in userlist mode, its logins' passwords Pulumi secrets."""
+
+    def login(role: str) -> Credentials:
+        return Credentials(username=role, password=pulumi.Output.secret(passwords[role]))
+
+    def program() -> None:
+        PgBouncer(
+            "pgbouncer",
+            PgBouncerArgs(
+                settings=PgBouncerSettings(),
+                writer_host="writer.example",
+                reader_host="reader.example",
+                port=5432,
+                database="app",
+                auth=PooledLogins([login(role) for role in POOLED]),
+                exporter=login(ROLES.exporter),
+                server_ca=AuroraCa("eu-west-1"),
+                database_peer=Peer(cidr="10.40.0.0/16"),
+                zone_spread_required=False,
+                client_tls_issuer="platform-internal-ca",
+            ),
+        )
+
+    return program
+
+
+def _pooler_deployment(passwords: Mapping[str, str]) -> Registration:
+    program = _aurora_pooler(passwords)
+    synthesis = synthesize("test", program=program, config={}, secret_keys=[], project="platform")
+    return _pgbouncer(synthesis, "kubernetes:apps/v1:Deployment", "deployment")
+
+
+def _template_annotations(deployment: Registration) -> dict[str, Any]:
+    return dict(deployment.export_inputs()["spec"]["template"]["metadata"]["annotations"])
+
+
+def test_a_changed_auth_file_rolls_the_pods_and_the_same_one_does_not() -> None:
+    rotated = {**PASSWORDS, ROLES.read_write: "app_rw-Zr5Tn8Wq2Lp7Mx4Kv9Bc3Hd6Js1Gf0"}
+    first, again, after = (_pooler_deployment(p) for p in (PASSWORDS, PASSWORDS, rotated))
+    assert _template_annotations(first) == _template_annotations(again)
+    assert _template_annotations(first) != _template_annotations(after)
+    exporter_rotated = {**PASSWORDS, ROLES.exporter: "exporter-Ty6Rm3Wn8Kp1Lz4Vx7Bq2Hc9Jf5"}
+    assert _template_annotations(first) != _template_annotations(_pooler_deployment(exporter_rotated))
+
+
+def test_auth_file_checksum_is_a_plain_digest_that_holds_no_password() -> None:
+    deployment = _pooler_deployment(PASSWORDS)
+    annotations = _template_annotations(deployment)
+    assert re.fullmatch(r"[0-9a-f]{64}", annotations[AUTH_FILE_CHECKSUM]), annotations
+    # Not a Pulumi secret: nothing in the Deployment is masked, so its diffs stay readable.
+    assert SECRET not in json.dumps(deployment.export_inputs())
+    recorded = json.dumps(deployment.inputs)
+    assert [role for role, password in PASSWORDS.items() if password in recorded] == []
