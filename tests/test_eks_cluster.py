@@ -41,22 +41,33 @@ def _endpoint_rules(synthesis: Synthesis) -> list[Registration]:
     return [r for r in synthesis.by_type(INGRESS_RULE) if "-endpoint-from-" in r.name]
 
 
+SOURCES = ["10.40.8.0/24", "172.16.0.0/22"]  # a runner subnet in the VPC, a peered VPN
+
+
+@pytest.fixture(scope="module")
+def narrowed() -> tuple[Synthesis, dict[str, list[str]]]:
+    """prod with two endpoint sources: one synthesis shared by the module's component tests."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return _synth({"endpointSourceCidrs": SOURCES}, monkeypatch)
+
+
 def test_the_cluster_ignores_later_changes_to_the_creator_admin_bootstrap(
-    monkeypatch: pytest.MonkeyPatch,
+    narrowed: tuple[Synthesis, dict[str, list[str]]],
 ) -> None:
     # Changing bootstrapClusterCreatorAdminPermissions replaces the cluster: a cluster created with
     # the default (true) must not be replaced for it.
-    synthesis, ignored = _synth({}, monkeypatch)
+    synthesis, ignored = narrowed
     (cluster,) = synthesis.by_type(CLUSTER)
     assert cluster.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
     assert "accessConfig.bootstrapClusterCreatorAdminPermissions" in ignored[cluster.urn]
 
 
-def test_endpoint_rules_follow_the_configured_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    sources = ["10.40.8.0/24", "172.16.0.0/22"]  # a runner subnet in the VPC, a peered VPN
-    synthesis, _ = _synth({"endpointSourceCidrs": sources}, monkeypatch)
+def test_endpoint_rules_follow_the_configured_sources(
+    narrowed: tuple[Synthesis, dict[str, list[str]]],
+) -> None:
+    synthesis, _ = narrowed
     rules = _endpoint_rules(synthesis)
-    assert sorted(r.inputs["cidrIpv4"] for r in rules) == sources
+    assert sorted(r.inputs["cidrIpv4"] for r in rules) == SOURCES
     (cluster,) = synthesis.by_type(CLUSTER)
     cluster_sg = cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]
     for rule in rules:
@@ -67,9 +78,15 @@ def test_endpoint_rules_follow_the_configured_sources(monkeypatch: pytest.Monkey
     assert {r.urn for r in rules} <= set(provider.dependencies)
 
 
-def test_an_empty_endpoint_source_list_opens_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    synthesis, _ = _synth({"endpointSourceCidrs": []}, monkeypatch)
-    assert _endpoint_rules(synthesis) == []
+def test_the_shipped_stacks_admit_their_vpc(any_stack: Synthesis) -> None:
+    """Unset, the sources are the VPC (the shipped AWS stacks); a local stack has no such rule."""
+    rules = _endpoint_rules(any_stack)
+    if any_stack.stack == "dev":
+        assert rules == []
+    else:
+        assert [r.name for r in rules] == ["cluster-endpoint-from-vpc"]
+        network = validate(stack_values(any_stack.stack)).network
+        assert network is not None and rules[0].inputs["cidrIpv4"] == str(network.cidr)
 
 
 @pytest.mark.parametrize(
