@@ -15,6 +15,8 @@ schema rollback goes the other way: the workload first, then the down migration 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -55,6 +57,7 @@ PROMETHEUS_ADDRESS = f"http://prometheus-operated.{PROMETHEUS_NAMESPACE}.svc:909
 _CERTIFICATE_PLACEHOLDER = "arn:aws:acm:pending"
 _CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
 CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+SECRET_CHECKSUM_ANNOTATION = "platform/secret-checksum"
 
 
 @dataclass(frozen=True)
@@ -169,10 +172,10 @@ class ApiService(pulumi.ComponentResource):
         ]
         controllers = self._controllers(name, settings, lb)
         ctx = self._context(args)
-        secrets = self._secrets(name, args, ctx)
+        secrets, checksum = self._secrets(name, args, ctx)
         if isinstance(lb, AwsLoadBalancing):
             self._aws_identity(name, args, lb)
-        ingress = self._workload(name, args, ctx, secrets, controllers)
+        ingress = self._workload(name, args, ctx, secrets, controllers, checksum=checksum)
         self.api_origin_hostname = ingress.status.apply(_load_balancer_hostname)
         outputs: dict[str, Any] = {"api_origin_hostname": self.api_origin_hostname, "url": self.url}
         if self.repository_url is not None:
@@ -281,8 +284,11 @@ class ApiService(pulumi.ComponentResource):
             )
         return installed
 
-    def _secrets(self, name: str, args: ApiServiceArgs, ctx: ApiContext) -> list[pulumi.Resource]:
-        """The API's Secret (pooled URLs, Redis, JWT keys) and the migration Job's (direct writer URL)."""
+    def _secrets(
+        self, name: str, args: ApiServiceArgs, ctx: ApiContext
+    ) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
+        """The API's Secret (pooled URLs, Redis, JWT keys) and the migration Job's (direct writer URL),
+        and the checksum of the API's: the pods read it once, at start."""
         import pulumi_random as random
 
         from components import kube
@@ -316,7 +322,7 @@ class ApiService(pulumi.ComponentResource):
             )
         }
         child = pulumi.ResourceOptions(parent=self)
-        return [
+        resources: list[pulumi.Resource] = [
             kube.apply(f"{name}-secret-{API_SECRET}", render_secret(ctx, API_SECRET, api_values), child),
             kube.apply(
                 f"{name}-secret-{MIGRATION_SECRET}",
@@ -324,6 +330,7 @@ class ApiService(pulumi.ComponentResource):
                 child,
             ),
         ]
+        return resources, secret_checksum(api_values)
 
     def _origin_restriction(self, name: str, lb: AwsLoadBalancing) -> dict[str, pulumi.Input[str]]:
         """Ingress annotations that let only the CDN reach the ALB (none without a CDN).
@@ -416,6 +423,8 @@ class ApiService(pulumi.ComponentResource):
         ctx: ApiContext,
         secrets: list[pulumi.Resource],
         controllers: list[pulumi.Resource],
+        *,
+        checksum: pulumi.Output[str],
     ) -> Any:
         """Every rendered object, in order: migrations, then the workload; returns the Ingress."""
         from components import kube
@@ -447,6 +456,10 @@ class ApiService(pulumi.ComponentResource):
                     **self._origin_restriction(name, lb),
                 }
                 manifest = {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
+            if kind in ("Rollout", "Deployment"):
+                # Environment variables are read at start: a changed password, Redis token or key
+                # rolls the pods (a release under the stack's strategy) instead of waiting for one.
+                manifest = with_pod_annotation(manifest, SECRET_CHECKSUM_ANNOTATION, checksum)
             resource = kube.apply(logical, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends))
             if kind == "Job":
                 migrations.append(resource)
@@ -457,6 +470,32 @@ class ApiService(pulumi.ComponentResource):
             elif kind == "Ingress":
                 ingress = resource
         return ingress
+
+
+def secret_checksum(values: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """SHA-256 of the Secret's values, as a plain (not secret) string.
+
+    Revealing it is harmless: every value hashed together includes the 64-character random JWT
+    keys, so the digest cannot be searched for a password. Left secret, it would mark the whole
+    workload secret and hide its every change from the diff.
+    """
+    keys = sorted(values)
+    digest = pulumi.Output.all(*[values[key] for key in keys]).apply(
+        lambda resolved: hashlib.sha256(
+            json.dumps(dict(zip(keys, resolved, strict=True)), sort_keys=True).encode()
+        ).hexdigest()
+    )
+    return pulumi.Output.unsecret(digest)
+
+
+def with_pod_annotation(manifest: Mapping[str, Any], key: str, value: pulumi.Input[str]) -> dict[str, Any]:
+    """``manifest`` (a workload) with ``key: value`` added to its pod template's annotations."""
+    spec = manifest["spec"]
+    template = spec["template"]
+    metadata = template.get("metadata", {})
+    annotations = {**metadata.get("annotations", {}), key: value}
+    template = {**template, "metadata": {**metadata, "annotations": annotations}}
+    return {**manifest, "spec": {**spec, "template": template}}
 
 
 def ecr_repository_name(settings: ApiSettings, account_id: str) -> str | None:

@@ -305,7 +305,10 @@ class PlatformMocks(Mocks):
 
     def _random(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         length = int(inputs.get("length", 32))
-        value = stable_hex(typ, name, length=64)
+        # As the provider does, a changed keeper gives a new value (that is how secrets rotate).
+        keepers = inputs.get("keepers")
+        parts = (typ, name, json.dumps(keepers, sort_keys=True)) if keepers else (typ, name)
+        value = stable_hex(*parts, length=64)
         value = (value * (length // len(value) + 1))[:length]
         return name, {
             **inputs,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -24,11 +25,13 @@ from components.api_manifests import (
     RegistrySettings,
 )
 from components.api_service import (
+    SECRET_CHECKSUM_ANNOTATION,
     ApiService,
     ApiServiceArgs,
     AwsLoadBalancing,
     LocalIngress,
     ecr_repository_name,
+    secret_checksum,
 )
 from components.charts import ARGO_ROLLOUTS, INGRESS_NGINX
 from components.config import ConfigError, validate
@@ -183,6 +186,58 @@ def test_api_secrets_are_pulumi_secrets_and_rotate_with_the_counter() -> None:
     assert {p.inputs["keepers"]["rotation"] for p in passwords} == {"0"}
     rotated = component("aws-canary-rotated").by_type("random:index/randomPassword:RandomPassword")
     assert {p.inputs["keepers"]["rotation"] for p in rotated} == {"1"}
+
+
+def _pod_annotations(case: str) -> dict[str, dict[str, Any]]:
+    """Each workload's pod-template annotations, as the export shows them (secrets masked)."""
+    return {
+        r.inputs["metadata"]["name"]: r.export_inputs()["spec"]["template"]["metadata"]["annotations"]
+        for r in component(case).resources
+        if r.type in {"kubernetes:apps/v1:Deployment", "kubernetes:argoproj.io/v1alpha1:Rollout"}
+    }
+
+
+def test_a_changed_secret_rolls_every_workload_and_the_checksum_reveals_nothing() -> None:
+    base, rotated = _pod_annotations("aws-canary"), _pod_annotations("aws-canary-rotated")
+    assert set(base) == {"api"}
+    checksums = {name: a[SECRET_CHECKSUM_ANNOTATION] for name, a in base.items()}
+    # A plain digest: the workloads stay readable in the diff, and no value of the Secret shows.
+    assert all(re.fullmatch(r"[0-9a-f]{64}", c) for c in checksums.values()), checksums
+    assert len(set(checksums.values())) == 1
+    assert "pw0123456789" not in json.dumps(base)
+    for name, pod in rotated.items():
+        assert pod[SECRET_CHECKSUM_ANNOTATION] != checksums[name]
+
+
+def test_every_api_workload_of_every_stack_carries_the_secret_checksum(any_stack: Synthesis) -> None:
+    workloads = [
+        r
+        for r in any_stack.resources
+        if r.type in {"kubernetes:apps/v1:Deployment", "kubernetes:argoproj.io/v1alpha1:Rollout"}
+        and r.inputs["metadata"].get("namespace") == "platform-api"
+    ]
+    assert workloads
+    for workload in workloads:
+        annotations = workload.export_inputs()["spec"]["template"]["metadata"]["annotations"]
+        assert re.fullmatch(r"[0-9a-f]{64}", annotations[SECRET_CHECKSUM_ANNOTATION]), workload.name
+
+
+def test_secret_checksum_follows_every_value() -> None:
+    def digest(values: dict[str, str]) -> str:
+        holder: dict[str, str] = {}
+
+        def program() -> None:
+            secret_checksum({k: pulumi.Output.secret(v) for k, v in values.items()}).apply(
+                lambda d: holder.update(d=d)
+            )
+
+        synthesize("test", program=program, config={})
+        return holder["d"]
+
+    base = {"DATABASE_URL": "postgresql://app_rw:a@h/app", "REDIS_URL": "rediss://:t@r:6379"}
+    assert digest(base) == digest(dict(reversed(base.items())))  # order does not matter
+    assert digest(base) != digest({**base, "DATABASE_URL": "postgresql://app_rw:b@h/app"})
+    assert digest(base) != digest({**base, "REDIS_URL": "rediss://:u@r:6379"})
 
 
 def test_api_secret_carries_pooled_urls_and_the_migration_secret_a_direct_tls_url() -> None:
