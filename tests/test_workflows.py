@@ -690,7 +690,7 @@ _EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 def _shellcheck(paths: list[Path]) -> subprocess.CompletedProcess[str]:
     tool = require_tool("shellcheck")
     return subprocess.run(
-        [tool, "--severity=style", "--format=gcc", *map(str, paths)],
+        [tool, "--severity=style", "--format=gcc", "--external-sources", *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,

@@ -8,18 +8,20 @@
 # Usage: down-migration.sh <pulumi stack> [timeout seconds per Job]; needs kubectl, the AWS CLI and
 # credentials that the stack's `cluster.adminRoleArns` admit.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=cluster.sh
+source "$(dirname "$0")/cluster.sh"
 
 stack=$1
 timeout=${2:-1800}
 namespace=platform-api
 selector=app.kubernetes.io/component=migration
-max_read_failures=3
 
-cluster=$(pulumi stack output clusterName --stack "$stack")
-aws eks update-kubeconfig --name "$cluster" --alias "$cluster" >/dev/null
+use_cluster "$stack"
 
 # Forward migrations are plain Jobs: the only CronJobs with the migration label are held rollbacks.
-held=$(kubectl get cronjobs -n "$namespace" -l "$selector" -o 'jsonpath={.items[*].metadata.name}')
+held='' state=''
+kubectl_read held "the held down migrations" get cronjobs -n "$namespace" -l "$selector" \
+  -o 'jsonpath={.items[*].metadata.name}'
 if [ -z "$held" ]; then
   echo "no held down migration in $namespace"
   exit 0
@@ -35,20 +37,9 @@ for job in $held; do
     exit 1
   fi
   deadline=$((SECONDS + timeout))
-  failures=0
   conditions='{.status.conditions[?(@.type=="Complete")].status}|{.status.conditions[?(@.type=="Failed")].status}'
   while :; do
-    if ! state=$(kubectl get "job/$job" -n "$namespace" -o "jsonpath=$conditions" 2>&1); then
-      failures=$((failures + 1))
-      echo "::warning::cannot read the Job $job ($failures/$max_read_failures): $state"
-      if [ "$failures" -ge "$max_read_failures" ]; then
-        echo "::error::the Job $job could not be read $max_read_failures times in a row; its state is unknown"
-        exit 1
-      fi
-      sleep 10
-      continue
-    fi
-    failures=0
+    kubectl_read state "the Job $job" get "job/$job" -n "$namespace" -o "jsonpath=$conditions"
     IFS='|' read -r complete failed <<<"$state"
     if [ "$complete" = "True" ]; then
       echo "the down migration $job completed"

@@ -8,16 +8,15 @@
 # Usage: wait-rollout.sh <pulumi stack> [timeout seconds]; needs kubectl, the AWS CLI and credentials
 # that the stack's `cluster.adminRoleArns` or `viewerRoleArns` admit, valid for the whole wait.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=cluster.sh
+source "$(dirname "$0")/cluster.sh"
 
 stack=$1
 timeout=${2:-3600}
 namespace=platform-api
 name=api
-# Consecutive failed reads tolerated (an API server blip) before the wait fails.
-max_read_failures=3
 
-cluster=$(pulumi stack output clusterName --stack "$stack")
-aws eks update-kubeconfig --name "$cluster" --alias "$cluster" >/dev/null
+use_cluster "$stack"
 
 # Only a Rollout that does not exist (or a cluster without the Rollout kind) means "nothing to wait
 # for"; any other failure (expired credentials, no access, no network) fails the deployment.
@@ -35,21 +34,11 @@ if ! found=$(kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o name 2>
 fi
 
 deadline=$((SECONDS + timeout))
-failures=0
+state=''
 # '|'-separated: a field not set yet prints as nothing, and must not shift the others.
 fields='{.metadata.generation}|{.status.observedGeneration}|{.status.phase}|{.status.stableRS}|{.status.currentPodHash}|{.status.abort}'
 while :; do
-  if ! state=$(kubectl get "rollouts.argoproj.io/$name" -n "$namespace" -o "jsonpath=$fields" 2>&1); then
-    failures=$((failures + 1))
-    echo "::warning::cannot read the Rollout ($failures/$max_read_failures): $state"
-    if [ "$failures" -ge "$max_read_failures" ]; then
-      echo "::error::the Rollout could not be read $max_read_failures times in a row; its state is unknown"
-      exit 1
-    fi
-    sleep 15
-    continue
-  fi
-  failures=0
+  kubectl_read state "the Rollout" get "rollouts.argoproj.io/$name" -n "$namespace" -o "jsonpath=$fields"
   IFS='|' read -r generation observed phase stable current aborted <<<"$state"
   echo "generation ${generation} observed ${observed:-?} phase ${phase:-?} stable ${stable:-?} current ${current:-?}"
   if [ "${aborted:-}" = "true" ] || [ "${phase:-}" = "Degraded" ]; then
