@@ -14,8 +14,8 @@ import pytest
 from components.config import PROTECTION, ConfigError, validate
 from components.network import plan_subnets
 from components.tagging import base_tags
-from synth.engine import Registration, Synthesis
-from tests.conftest import stack_values, synthesized
+from synth.engine import ROOT, Registration, Synthesis
+from tests.conftest import STACKS, stack_values, synthesized
 from tests.invariants import (
     created_before_their_crds,
     missing_labels,
@@ -551,3 +551,30 @@ def test_tls_check_catches_a_bucket_without_the_deny() -> None:
         if r.name != "logs-logs" or r.type != "aws:s3/bucketPolicy:BucketPolicy"
     ]
     assert tls_only_problems(resources) == ["logs-logs"]
+
+
+# `pulumi stack output <name>` in the docs, runbooks and pipeline scripts, and "stack output `<name>`".
+_OUTPUT_MENTION = re.compile(r"stack output(?:\s+--[\w-]+)*\s+`?(?P<name>[a-z][A-Za-z]+)`?")
+
+
+def _mentioned_outputs(text: str) -> set[str]:
+    return {m["name"] for m in _OUTPUT_MENTION.finditer(text)}
+
+
+def test_every_stack_output_the_docs_and_scripts_read_exists() -> None:
+    """A runbook or script reading an output the program does not export fails at the worst time."""
+    exported = {name for stack in STACKS for name in synthesized(stack).outputs}
+    places = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / ".github").rglob("*.sh")]
+    places += list((ROOT / ".github" / "workflows").glob("*.yml"))
+    mentioned = {
+        (str(p.relative_to(ROOT)), name) for p in places for name in _mentioned_outputs(p.read_text())
+    }
+    assert len(mentioned) >= 8, mentioned
+    assert sorted((place, name) for place, name in mentioned if name not in exported) == []
+    # The pattern sees each way of naming one.
+    assert _mentioned_outputs(
+        "pulumi stack output --show-secrets kubeconfg; stack output `alarmTopicArn`"
+    ) == {
+        "kubeconfg",
+        "alarmTopicArn",
+    }
