@@ -161,6 +161,10 @@ class NodeGroupSettings(Model):
         return self
 
 
+# The widest network cluster.endpointSourceCidrs admits (a /8 is already a whole private range).
+ENDPOINT_SOURCE_MIN_PREFIX = 8
+
+
 class ClusterSettings(Model):
     """The EKS cluster (AWS stacks only: a local stack may not have a ``cluster`` section)."""
 
@@ -177,7 +181,7 @@ class ClusterSettings(Model):
         description="Networks (deploy runners, VPN) allowed to reach the private API endpoint on 443, one "
         "rule each on the cluster security group. The nodes and pods carry that group too, so these networks "
         "also reach port 443 on every node and pod: keep the list narrow. Networks outside the VPC (peered, "
-        "VPN) are allowed; never 0.0.0.0/0. Unset: the whole VPC CIDR. `[]`: none (only the cluster's own "
+        "VPN) are allowed; none wider than /8. Unset: the whole VPC CIDR. `[]`: none (only the cluster's own "
         "nodes and pods, e.g. a runner pod in the cluster).",
     )
     log_retention_days: Literal[30, 60, 90, 180, 365, 400, 731] = Field(
@@ -211,10 +215,11 @@ class ClusterSettings(Model):
     def _endpoint_sources(cls, v: list[ipaddress.IPv4Network] | None) -> list[ipaddress.IPv4Network] | None:
         sources = v or []
         for cidr in sources:
-            if cidr.prefixlen == 0:
+            if cidr.prefixlen < ENDPOINT_SOURCE_MIN_PREFIX:
                 raise ValueError(
-                    f"may not contain {cidr}: it would open port 443 of the API endpoint and of every node "
-                    "and pod to any address; list the networks of the deploy runners and the VPN"
+                    f"may not contain {cidr} (wider than /{ENDPOINT_SOURCE_MIN_PREFIX}): it would open "
+                    "port 443 of the API endpoint and of every node and pod to that much of the address "
+                    "space; list the networks of the deploy runners and the VPN"
                 )
         repeated = sorted({str(c) for c in sources if sources.count(c) > 1})
         if repeated:

@@ -77,7 +77,12 @@ ECR = "aws:ecr/repository:Repository"
 
 
 def api_program(
-    strategy: dict[str, Any], *, aws: bool, rotation: int = 0, migrations: dict[str, Any] | None = None
+    strategy: dict[str, Any],
+    *,
+    aws: bool,
+    rotation: int = 0,
+    migrations: dict[str, Any] | None = None,
+    extra_versions: list[dict[str, Any]] | None = None,
 ) -> Any:
     def program() -> dict[str, Any]:
         settings = ApiSettings.model_validate(
@@ -87,6 +92,7 @@ def api_program(
                 "secretsRotation": rotation,
                 "replicas": 3,
                 "migrations": migrations or {},
+                "extraVersions": extra_versions or [],
             }
         )
         password = pulumi.Output.secret("pw0123456789")
@@ -146,7 +152,10 @@ def component(case: str) -> Synthesis:
         "aws-canary-rotated": api_program(CANARY, aws=True, rotation=1),
         "local-rolling": api_program({"type": "rolling"}, aws=False),
         "aws-canary-schema-rollback": api_program(
-            CANARY, aws=True, migrations={"downImage": {**IMAGE, "tag": "9.9.9"}}
+            CANARY,
+            aws=True,
+            migrations={"downImage": {**IMAGE, "tag": "9.9.9"}},
+            extra_versions=[{"pathPrefix": "/v1", "image": {**IMAGE, "tag": "0.9.0"}, "replicas": 2}],
         ),
     }
     return synthesize("test", program=programs[case], config={})
@@ -203,8 +212,11 @@ def test_a_changed_secret_rolls_every_workload_and_the_checksum_reveals_nothing(
     checksums = {name: a[SECRET_CHECKSUM_ANNOTATION] for name, a in base.items()}
     # A plain digest: the workloads stay readable in the diff, and no value of the Secret shows.
     assert all(re.fullmatch(r"[0-9a-f]{64}", c) for c in checksums.values()), checksums
-    assert len(set(checksums.values())) == 1
     assert "pw0123456789" not in json.dumps(base)
+    # An extra version reads the same Secret, so it carries the same checksum.
+    with_extra = _pod_annotations("aws-canary-schema-rollback")
+    assert set(with_extra) == {"api", "api-v1"}
+    assert with_extra["api-v1"][SECRET_CHECKSUM_ANNOTATION] == with_extra["api"][SECRET_CHECKSUM_ANNOTATION]
     for name, pod in rotated.items():
         assert pod[SECRET_CHECKSUM_ANNOTATION] != checksums[name]
 

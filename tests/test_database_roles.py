@@ -536,11 +536,24 @@ def test_aurora_script_drops_the_lookup_role_function_and_schema_an_earlier_scri
     db, auth_user = "retiredb", "retired_auth"
     earlier = RolesPlan(database=db, roles=dataclasses.replace(ROLES, pgbouncer_auth=auth_user))
     aurora = dataclasses.replace(earlier, auth_lookup=False)
+    # As on Aurora, the scripts run as a master user that is no superuser: it may create roles and
+    # databases, and owns the application database.
+    master, master_password = "retired_master", secrets.token_urlsafe(24)
     superuser = pg.conninfo(SERVER_USER, pg.superuser_password, "postgres")
     with psycopg.connect(superuser, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {db}")
-        conn.execute(f"CREATE DATABASE {db}")
-    env = {"PGDATABASE": db, password_env(auth_user): secrets.token_urlsafe(24)}
+        conn.execute(f"DROP ROLE IF EXISTS {master}")
+        conn.execute(f"CREATE ROLE {master} LOGIN CREATEROLE CREATEDB PASSWORD '{master_password}'")
+        conn.execute(f"CREATE DATABASE {db} OWNER {master}")
+    with psycopg.connect(pg.conninfo(SERVER_USER, pg.superuser_password, db), autocommit=True) as conn:
+        # Aurora's rds_superuser may create this extension; a plain CREATEROLE user may not.
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    env = {
+        "PGDATABASE": db,
+        "PGUSER": master,
+        "PGPASSWORD": master_password,
+        password_env(auth_user): secrets.token_urlsafe(24),
+    }
 
     def lookup_objects() -> tuple[object, ...] | None:
         with psycopg.connect(pg.conninfo(SERVER_USER, pg.superuser_password, db)) as conn:

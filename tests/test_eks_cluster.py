@@ -112,9 +112,10 @@ def test_endpoint_rule_sources_by_name(sources: list[str] | None, expected: dict
     ("sources", "words"),
     [
         (["0.0.0.0/0"], "may not contain 0.0.0.0/0"),
+        (["0.0.0.0/1", "128.0.0.0/1"], "may not contain 0.0.0.0/1 (wider than /8)"),
         (["10.40.8.0/24", "10.40.8.0/24"], "repeats"),
     ],
-    ids=["open-to-the-world", "listed-twice"],
+    ids=["open-to-the-world", "the-world-in-halves", "listed-twice"],
 )
 def test_bad_endpoint_sources_are_refused(sources: list[str], words: str) -> None:
     values = copy.deepcopy(stack_values("prod"))

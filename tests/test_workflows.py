@@ -512,7 +512,8 @@ def _run_script(
 ) -> subprocess.CompletedProcess[str]:
     """A deploy script against stub pulumi/aws/kubectl/sleep (`sleep` returns at once). The stub
     kubectl's ``kubectl`` body reads successive ``states`` with `next_state`; a state `ERR` makes
-    that read fail as an unreachable API server would."""
+    that read fail as an unreachable API server would. Every read that succeeds also logs to stderr,
+    as kubectl does when an aggregated API (metrics-server) is down: only stdout is the answer."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "states").write_text("\n".join(states) + "\n")
@@ -520,13 +521,17 @@ def _run_script(
         'next_state() { line=$(head -n1 "$STATES"); tail -n +2 "$STATES" > "$STATES.next"; '
         '[ -s "$STATES.next" ] && mv "$STATES.next" "$STATES"; '
         'if [ "$line" = ERR ]; then echo "Unable to connect to the server" >&2; exit 1; fi; '
-        'printf %s "$line"; }'
+        'discovery_noise; printf %s "$line"; }'
+    )
+    noise = (
+        "discovery_noise() { echo \"E1127 03:10:15.914728 memcache.go:287] couldn't get resource list "
+        'for metrics.k8s.io/v1beta1: the server is currently unable to handle the request" >&2; }'
     )
     stubs = {
         "pulumi": "echo platform-uat",
         "aws": "exit 0",
         "sleep": "exit 0",
-        "kubectl": f'{next_state}\necho "$*" >> "$STATES.calls"\n{kubectl}',
+        "kubectl": f'{noise}\n{next_state}\necho "$*" >> "$STATES.calls"\n{kubectl}',
     }
     for name, body in stubs.items():
         (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
@@ -613,11 +618,11 @@ def test_rollout_wait_skips_only_a_missing_rollout(tmp_path: Path, found: str, c
 # The stub cluster for down-migration.sh: $HELD lists the held CronJobs; `create job` answers per
 # $CREATE; each Job read is the next state (`Complete|Failed` condition statuses).
 _DOWN_KUBECTL = """case "$*" in
-  "get cronjobs"*) printf %s "${HELD:-}";;
+  "get cronjobs"*) discovery_noise; printf %s "${HELD:-}";;
   "create job"*)
     case "${CREATE:-ok}" in
       ok) echo "job.batch/$3 created";;
-      exists) echo "error: jobs.batch \"$3\" already exists (AlreadyExists)" >&2; exit 1;;
+      exists) echo "error: failed to create job: jobs.batch \"$3\" already exists" >&2; exit 1;;
       *) echo "$CREATE" >&2; exit 1;;
     esac;;
   "get job/"*) next_state;;

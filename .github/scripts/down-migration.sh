@@ -30,7 +30,7 @@ fi
 for job in $held; do
   if out=$(kubectl create job "$job" --from="cronjob/$job" -n "$namespace" 2>&1); then
     echo "started the down migration $job"
-  elif [[ $out == *AlreadyExists* ]]; then
+  elif [[ $out == *"already exists"* ]]; then  # kubectl: failed to create job: … already exists
     echo "the down migration $job was started before: not starting it again"
   else
     echo "::error::cannot start the down migration $job: $out"
