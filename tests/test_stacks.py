@@ -578,3 +578,16 @@ def test_every_stack_output_the_docs_and_scripts_read_exists() -> None:
         "kubeconfg",
         "alarmTopicArn",
     }
+
+
+def test_a_synth_skips_the_sdks_stack_traces_only_while_it_runs() -> None:
+    """The mocks discard the source positions; the patch must not outlive the synth."""
+    from pulumi.runtime import resource
+
+    from synth.engine import synthesize
+
+    original = resource._get_stack_trace
+    during: list[bool] = []
+    synthesize("test", program=lambda: during.append(resource._get_stack_trace is original), config={})
+    assert during == [False]
+    assert resource._get_stack_trace is original
