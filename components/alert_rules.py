@@ -419,7 +419,8 @@ def _redis_alerts(t: AlertThresholds) -> list[_Alert]:
 
 
 def _certificate_alerts(t: AlertThresholds) -> list[_Alert]:
-    remaining = "(certmanager_certificate_expiration_timestamp_seconds - time())"
+    # cert-manager exports 0 for a certificate never issued (CertificateNotReady covers those).
+    remaining = "(certmanager_certificate_expiration_timestamp_seconds > 0) - time()"
     warn, crit = t.cert_expiry_days * 86_400, t.cert_expiry_critical_days * 86_400
     description = (
         "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires in "
