@@ -81,8 +81,29 @@ EXPORTED_METRICS: frozenset[str] = frozenset(
 )
 """Every metric name the platform's rules and dashboards may query (recording rules aside)."""
 
-# Handlers excluded from the SLO: Prometheus scrapes and kubelet probes are not user traffic.
-PROBE_HANDLERS = "/metrics|/healthz|/readyz|/livez"
+
+def promql_handler_regex(paths: tuple[str, ...] | list[str]) -> str:
+    """A regex matching exactly ``paths``, escaped to sit inside a PromQL double-quoted string."""
+    pattern = "|".join(re.escape(p) for p in sorted(set(paths)))
+    return pattern.replace("\\", "\\\\")
+
+
+@dataclass(frozen=True)
+class ApiScrape:
+    """How Prometheus sees the API: its scrape job, and the handlers that are not user traffic
+    (kubelet probes, load-balancer health checks and scrapes, excluded from the SLO)."""
+
+    job: str = "api"
+    excluded_handlers: tuple[str, ...] = ("/healthz", "/metrics", "/readyz")
+    """The API's probe and metrics paths (`platform:api.paths`; these are their defaults)."""
+
+    @property
+    def user_requests(self) -> str:
+        """Label matchers of the API's user requests."""
+        return f'job="{self.job}",handler!~"{promql_handler_regex(self.excluded_handlers)}"'
+
+
+DEFAULT_API_SCRAPE = ApiScrape()
 
 # The SLO windows, shortest first; each gets a recording rule of the API's error ratio.
 SLO_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -155,7 +176,6 @@ class AlertThresholds(Model):
         default=False,
         description="Warn when the API serves no requests for 15 minutes (for stacks with steady traffic).",
     )
-    api_job: DnsLabel = Field(default="api", description="Prometheus `job` label of the API's scrape target.")
     namespaces: tuple[DnsLabel, ...] = Field(
         default=("platform",),
         min_length=1,
@@ -197,9 +217,9 @@ def error_ratio_record(window: str) -> str:
     return f"job:http_request_errors:ratio_rate{window}"
 
 
-def _recording_rules(t: AlertThresholds) -> list[dict[str, Any]]:
-    requests = f'http_requests_total{{job="{t.api_job}",handler!~"{PROBE_HANDLERS}"}}'
-    errors = f'http_requests_total{{job="{t.api_job}",handler!~"{PROBE_HANDLERS}",status=~"5.."}}'
+def _recording_rules(api: ApiScrape) -> list[dict[str, Any]]:
+    requests = f"http_requests_total{{{api.user_requests}}}"
+    errors = f'http_requests_total{{{api.user_requests},status=~"5.."}}'
     return [
         {
             "record": error_ratio_record(w),
@@ -209,9 +229,9 @@ def _recording_rules(t: AlertThresholds) -> list[dict[str, Any]]:
     ]
 
 
-def _api_alerts(t: AlertThresholds) -> list[_Alert]:
+def _api_alerts(t: AlertThresholds, api: ApiScrape) -> list[_Alert]:
     budget = 1 - t.slo_availability_target
-    job = f'{{job="{t.api_job}"}}'
+    job = f'{{job="{api.job}"}}'
 
     def burn(long: str, short: str, factor: float) -> str:
         bound = _num(factor * budget)
@@ -253,7 +273,7 @@ def _api_alerts(t: AlertThresholds) -> list[_Alert]:
             "ApiHighLatency",
             "warning",
             "histogram_quantile(0.99, sum by (job, le) (rate("
-            f'http_request_duration_seconds_bucket{{job="{t.api_job}",handler!~"{PROBE_HANDLERS}"}}[5m])))'
+            f"http_request_duration_seconds_bucket{{{api.user_requests}}}[5m])))"
             f" > {_num(t.latency_p99_seconds)}",
             "10m",
             "API p99 latency is high",
@@ -263,7 +283,7 @@ def _api_alerts(t: AlertThresholds) -> list[_Alert]:
         _Alert(
             "ApiDown",
             "critical",
-            f'max by (job) (up{{job="{t.api_job}"}}) == 0\nor\nabsent(up{{job="{t.api_job}"}})',
+            f"max by (job) (up{job}) == 0\nor\nabsent(up{job})",
             "3m",
             "The API is down",
             "No target of job {{ $labels.job }} has been scraped successfully for 3 minutes.",
@@ -274,8 +294,7 @@ def _api_alerts(t: AlertThresholds) -> list[_Alert]:
             _Alert(
                 "ApiNoTraffic",
                 "warning",
-                f'sum by (job) (rate(http_requests_total{{job="{t.api_job}",handler!~"{PROBE_HANDLERS}"}}'
-                "[15m])) == 0",
+                f"sum by (job) (rate(http_requests_total{{{api.user_requests}}}[15m])) == 0",
                 "15m",
                 "The API serves no requests",
                 "Job {{ $labels.job }} has served no user request for 30 minutes: check the load "
@@ -504,8 +523,8 @@ def _kubernetes_alerts(t: AlertThresholds) -> list[_Alert]:
     ]
 
 
+# Every group after the API's, which also needs to know how the API is scraped.
 _GROUPS = (
-    ("platform-api", _api_alerts),
     ("platform-pgbouncer", _pgbouncer_alerts),
     ("platform-database", _database_alerts),
     ("platform-redis", _redis_alerts),
@@ -529,9 +548,13 @@ def _alert_rule(alert: _Alert, runbook_base: str) -> dict[str, Any]:
     }
 
 
-def render_rule_groups(thresholds: AlertThresholds) -> dict[str, Any]:
+def render_rule_groups(thresholds: AlertThresholds, api: ApiScrape = DEFAULT_API_SCRAPE) -> dict[str, Any]:
     """The platform's Prometheus rule file: ``{"groups": [...]}``, recording rules first."""
-    groups: list[dict[str, Any]] = [{"name": "platform-slo-recording", "rules": _recording_rules(thresholds)}]
+    runbooks = thresholds.runbook_base_url
+    groups: list[dict[str, Any]] = [
+        {"name": "platform-slo-recording", "rules": _recording_rules(api)},
+        {"name": "platform-api", "rules": [_alert_rule(a, runbooks) for a in _api_alerts(thresholds, api)]},
+    ]
     for name, build in _GROUPS:
         rules = [_alert_rule(a, thresholds.runbook_base_url) for a in build(thresholds)]
         groups.append({"name": name, "rules": rules})
@@ -539,7 +562,11 @@ def render_rule_groups(thresholds: AlertThresholds) -> dict[str, Any]:
 
 
 def render_prometheus_rule(
-    thresholds: AlertThresholds, name: str, namespace: str, labels: dict[str, str]
+    thresholds: AlertThresholds,
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    api: ApiScrape = DEFAULT_API_SCRAPE,
 ) -> dict[str, Any]:
     """The same groups as a ``monitoring.coreos.com/v1`` PrometheusRule.
 
@@ -550,7 +577,7 @@ def render_prometheus_rule(
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(sorted(labels.items()))},
-        "spec": render_rule_groups(thresholds),
+        "spec": render_rule_groups(thresholds, api),
     }
 
 

@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.alert_rules import promql_handler_regex
 from components.endpoints import Backend, Peer
 from components.model import Model
 
@@ -838,10 +839,10 @@ def _analysis_template(settings: ApiSettings, ctx: ApiContext, name: str, bounde
     analysis = settings.analysis
     # Probes, load-balancer health checks and scrapes are fast 200s every pod always gets: counted,
     # they would make an idle preview look healthy and dilute a canary's errors and latency.
-    probes = "|".join(re.escape(p) for p in sorted(set(settings.paths.model_dump().values())))
+    probes = promql_handler_regex(list(settings.paths.model_dump().values()))
     pods = (
         f'namespace="{ctx.namespace}", pod=~"{ctx.name}-{{{{args.{ANALYSIS_HASH_ARG}}}}}-.*", '
-        f'handler!~"{probes.replace(chr(92), chr(92) * 2)}"'
+        f'handler!~"{probes}"'
     )
     window = analysis.query_window
     success_query = (

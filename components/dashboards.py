@@ -13,14 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.alert_rules import EXPORTED_METRICS as _RAW_METRICS
 from components.alert_rules import (
-    PROBE_HANDLERS,
+    DEFAULT_API_SCRAPE,
     AlertThresholds,
+    ApiScrape,
     error_ratio_record,
     recorded_metrics,
     render_rule_groups,
 )
+from components.alert_rules import EXPORTED_METRICS as _RAW_METRICS
 
 SCHEMA_VERSION = 39
 
@@ -32,7 +33,6 @@ EXPORTED_METRICS: frozenset[str] = _RAW_METRICS | frozenset(
 _PROM = {"type": "prometheus", "uid": "${datasource}"}
 _CLOUDWATCH = {"type": "cloudwatch", "uid": "${cloudwatch}"}
 _NS = 'namespace=~"$namespace"'
-_API = f'job="api",{_NS}'
 _LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{[^}]*\})?\s*,\s*\w+\s*\)$")
 
 
@@ -147,8 +147,9 @@ def _dashboard(
     }
 
 
-def _api() -> dict[str, Any]:
-    user = f'{_API},handler!~"{PROBE_HANDLERS}"'
+def _api(api: ApiScrape) -> dict[str, Any]:
+    job = f'job="{api.job}"'
+    user = f"{api.user_requests},{_NS}"
     requests = f"http_requests_total{{{user}}}"
     errors = f'http_requests_total{{{user},status=~"5.."}}'
     buckets = f"http_request_duration_seconds_bucket{{{user}}}"
@@ -166,7 +167,7 @@ def _api() -> dict[str, Any]:
                     f"sum(rate({errors}[$__rate_interval])) / sum(rate({requests}[$__rate_interval]))",
                     "5xx ratio",
                 ),
-                (f'{error_ratio_record("1h")}{{job="api"}}', "SLO error ratio (1h)"),
+                (f"{error_ratio_record('1h')}{{{job}}}", "SLO error ratio (1h)"),
             ],
             "percentunit",
         ),
@@ -191,15 +192,15 @@ def _api() -> dict[str, Any]:
             [(f'sum by (pod) (container_memory_working_set_bytes{{{_NS},container="api"}})', "{{pod}}")],
             "bytes",
         ),
-        _stat("Availability over 1 day", f'1 - {error_ratio_record("1d")}{{job="api"}}', "percentunit"),
-        _stat("API targets up", f"sum(up{{{_API}}})", "short"),
+        _stat("Availability over 1 day", f"1 - {error_ratio_record('1d')}{{{job}}}", "percentunit"),
+        _stat("API targets up", f"sum(up{{{job},{_NS}}})", "short"),
         _timeseries(
             "Responses by status class",
             [(f"sum by (status) (rate({requests}[$__rate_interval]))", "{{status}}")],
             "reqps",
         ),
     ]
-    variables = [_datasource_var("datasource", "prometheus"), _namespace_var('up{job="api"}')]
+    variables = [_datasource_var("datasource", "prometheus"), _namespace_var(f"up{{{job}}}")]
     return _dashboard("platform-api", "Platform / API golden signals", panels, variables, ["api"])
 
 
@@ -419,10 +420,10 @@ def _edge() -> dict[str, Any]:
     return _dashboard("platform-edge", title, panels, variables, ["edge"])
 
 
-def render_dashboards() -> dict[str, dict[str, Any]]:
+def render_dashboards(api: ApiScrape = DEFAULT_API_SCRAPE) -> dict[str, dict[str, Any]]:
     """File name -> Grafana dashboard JSON model, for the Grafana dashboard sidecar."""
     return {
-        "platform-api.json": _api(),
+        "platform-api.json": _api(api),
         "platform-postgres.json": _postgres(),
         "platform-redis.json": _redis(),
         "platform-deployments.json": _deployments(),

@@ -38,7 +38,7 @@ import pulumi
 import yaml
 
 from components import charts
-from components.alert_rules import render_prometheus_rule
+from components.alert_rules import DEFAULT_API_SCRAPE, ApiScrape, render_prometheus_rule
 from components.alertmanager_config import render_alertmanager_config
 from components.dashboards import render_dashboards
 from components.dns import DnsZone
@@ -354,9 +354,9 @@ def load_balancer_hostname(status: Any) -> str:
     return str(ingress[0].get("hostname") or ingress[0].get("ip") or "")
 
 
-def render_dashboards_configmap(namespace: str) -> dict[str, Any]:
+def render_dashboards_configmap(namespace: str, api: ApiScrape = DEFAULT_API_SCRAPE) -> dict[str, Any]:
     """Every platform dashboard in one ConfigMap, labelled for the Grafana sidecar."""
-    dashboards = render_dashboards()
+    dashboards = render_dashboards(api)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -447,6 +447,8 @@ class MonitoringArgs:
     """Loki's query URL, added to Grafana as a datasource."""
     cloudwatch: CloudWatchAccess | None = None
     """Grafana's CloudWatch datasource and its IAM role (AWS stacks)."""
+    api: ApiScrape = DEFAULT_API_SCRAPE
+    """How the API is scraped (its job and probe paths), for its alerts and dashboard."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -514,10 +516,10 @@ class Monitoring(pulumi.ComponentResource):
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[release])
         apply(
             f"{name}-rules",
-            render_prometheus_rule(args.settings.alerts, RULE_NAME, ns, {"release": RELEASE}),
+            render_prometheus_rule(args.settings.alerts, RULE_NAME, ns, {"release": RELEASE}, args.api),
             after_crds,
         )
-        apply(f"{name}-dashboards", render_dashboards_configmap(ns), child)
+        apply(f"{name}-dashboards", render_dashboards_configmap(ns, args.api), child)
         for monitor in render_monitors(args.scrape_targets):
             meta = monitor["metadata"]
             apply(f"{name}-{monitor['kind'].lower()}-{meta['namespace']}-{meta['name']}", monitor, after_crds)

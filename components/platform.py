@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.alert_rules import ApiScrape
 from components.config import AwsCloud, LocalCloud, StackConfig
 from components.endpoints import ScrapeTarget
 from components.local_cluster import LocalCluster
@@ -475,12 +476,22 @@ class Platform(pulumi.ComponentResource):
                 cloudwatch=CloudWatchAccess(cloud.region, self.cluster.cluster_name)
                 if isinstance(cloud, AwsCloud)
                 else None,
+                api=self._api_scrape(config),
             ),
             opts=opts,
         )
         self.outputs.update(
             grafanaUrl=monitoring.grafana_url, grafanaAdminPassword=monitoring.grafana_admin_password
         )
+
+    @staticmethod
+    def _api_scrape(config: StackConfig) -> ApiScrape:
+        """The API's scrape job (its scrape target's name) and its probe and metrics paths."""
+        from components.api_service import API_NAME
+
+        if config.api is None:
+            return ApiScrape(job=API_NAME)
+        return ApiScrape(job=API_NAME, excluded_handlers=tuple(config.api.paths.model_dump().values()))
 
     def _cloud_metrics_tier(self, config: StackConfig) -> None:
         """Exporters for the AWS managed services (CloudWatch, Aurora's PostgreSQL); AWS stacks only."""

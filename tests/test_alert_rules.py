@@ -23,12 +23,15 @@ from pydantic import ValidationError
 from components.alert_rules import (
     EXPORTED_METRICS,
     AlertThresholds,
+    ApiScrape,
     alert_keys,
+    error_ratio_record,
     metric_names,
     recorded_metrics,
     render_prometheus_rule,
     render_rule_groups,
 )
+from components.api_manifests import ApiPaths
 from synth.paths import ROOT
 from tests.tools import SCHEMAS_DIR, need, require_tool
 
@@ -684,3 +687,58 @@ def test_promtool_unit_tests_catch_a_wrong_expectation(
     )
     assert result.returncode != 0
     assert "FAILED" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The API's configured probe paths
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_excluded_handlers_are_the_apis_default_paths() -> None:
+    assert sorted(ApiScrape().excluded_handlers) == sorted(set(ApiPaths().model_dump().values()))
+
+
+@pytest.mark.parametrize(
+    ("api", "ratio"),
+    [
+        # No error left to count: no ratio at all (the alerts then see nothing to fire on).
+        (ApiScrape(excluded_handlers=("/health-check", "/metrics.txt")), None),
+        (ApiScrape(), 0.5),  # the default paths do not know this probe: its errors count
+    ],
+    ids=["configured-probe-excluded", "unknown-probe-counted"],
+)
+def test_configured_probe_paths_stay_out_of_the_slo(
+    tmp_path: Path, api: ApiScrape, ratio: float | None
+) -> None:
+    """Paths with regex characters (`-`, `.`) are escaped twice over (regex, then PromQL string)."""
+    rules = render_rule_groups(THRESHOLDS, api)
+    series = [
+        {
+            "series": 'http_requests_total{job="api",handler="/health-check",status="5xx"}',
+            "values": "0+60x20",
+        },
+        {"series": 'http_requests_total{job="api",handler="/orders",status="2xx"}', "values": "0+60x20"},
+    ]
+    expected = (
+        [] if ratio is None else [{"labels": f'{error_ratio_record("5m")}{{job="api"}}', "value": ratio}]
+    )
+    tests = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": error_ratio_record("5m"),
+                        "eval_time": "10m",
+                        "exp_samples": expected,
+                    }
+                ],
+            }
+        ],
+    }
+    assert _promtool(tmp_path, "check", "rules", "rules.yml", rules=rules).returncode == 0
+    result = _promtool(tmp_path, "test", "rules", "tests.yml", rules=rules, tests=tests)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -922,3 +922,21 @@ def test_an_alert_latency_threshold_off_the_apis_buckets_is_refused() -> None:
     values["observability"]["alerts"]["latencyP99Seconds"] = 10  # the largest bound: a p99 never exceeds it
     with pytest.raises(ConfigError, match="largest bucket bound"):
         validate(values)
+
+
+def test_the_apis_configured_paths_and_job_reach_its_rules_and_dashboard() -> None:
+    from components.api_service import API_NAME
+    from components.platform import Platform
+
+    values = copy.deepcopy(stack_values("prod"))
+    values["api"]["paths"] = {"readiness": "/ready-now", "metrics": "/internal/metrics"}
+    scrape = Platform._api_scrape(validate(values))
+    assert scrape.job == API_NAME
+    assert set(scrape.excluded_handlers) == {"/healthz", "/ready-now", "/internal/metrics"}
+    # And the shipped stack's rules and dashboard use its (default) paths and the scrape job.
+    rule = next(
+        m for r in synthesized("prod").resources if (m := manifest(r)) and m["kind"] == "PrometheusRule"
+    )
+    exprs = json.dumps(rule["spec"])
+    assert 'job=\\"api\\",handler!~\\"/healthz|/metrics|/readyz\\"' in exprs
+    assert 'handler!~\\"/healthz|/metrics|/readyz\\"' in json.dumps(render_dashboards()["platform-api.json"])
