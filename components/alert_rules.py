@@ -31,6 +31,10 @@ Severity = Literal["critical", "warning"]
 
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 
+# YACE names a CloudWatch metric aws_<namespace>_<metric in snake case>_<statistic>, with the
+# metric's dimensions as `dimension_<name>` labels (components/cloud_metrics.py exports this one).
+AURORA_REPLICA_LAG = "aws_rds_aurora_replica_lag_maximum"
+
 EXPORTED_METRICS: frozenset[str] = frozenset(
     {
         # API (prometheus-fastapi-instrumentator) and Prometheus' own scrape health.
@@ -56,7 +60,9 @@ EXPORTED_METRICS: frozenset[str] = frozenset(
         "pg_up",
         "pg_stat_database_numbackends",
         "pg_settings_max_connections",
-        "pg_replication_lag_seconds",
+        # YACE (CloudWatch): Aurora's replica lag, in milliseconds, per DB instance. postgres_exporter's
+        # pg_replication_lag_seconds needs pg_last_xact_replay_timestamp(), which Aurora does not support.
+        AURORA_REPLICA_LAG,
         # oliver006/redis_exporter.
         "redis_up",
         "redis_memory_used_bytes",
@@ -382,11 +388,12 @@ def _database_alerts(t: AlertThresholds) -> list[_Alert]:
             "PostgresReplicationLagHigh",
             "warning",
             f"max by (namespace, pod) (cnpg_pg_replication_lag) > {_num(t.replication_lag_seconds)}\nor\n"
-            f"max by (namespace, instance) (pg_replication_lag_seconds) > {_num(t.replication_lag_seconds)}",
+            f"max by (dimension_DBInstanceIdentifier) ({AURORA_REPLICA_LAG}) / 1000"
+            f" > {_num(t.replication_lag_seconds)}",
             "5m",
             "A PostgreSQL replica lags behind",
-            f"Replica {_INSTANCE} is {{{{ $value | humanizeDuration }}}} behind the primary; reads from it "
-            "are stale.",
+            f"Replica {_INSTANCE}{{{{ $labels.dimension_DBInstanceIdentifier }}}} is "
+            "{{ $value | humanizeDuration }} behind the primary; reads from it are stale.",
         ),
         _Alert(
             "PostgresConnectionsNearLimit",

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from components.alert_rules import (
+    AURORA_REPLICA_LAG,
     DEFAULT_API_SCRAPE,
     AlertThresholds,
     ApiScrape,
@@ -205,11 +206,14 @@ def _api(api: ApiScrape) -> dict[str, Any]:
 
 
 def _postgres() -> dict[str, Any]:
+    # The namespace variable lists PgBouncer's and CloudNativePG's namespace; Aurora's exporters
+    # (postgres_exporter, YACE) run in the monitoring namespace and speak for the database, so their
+    # series are not filtered by it.
     pools = f"{{{_NS}}}"
     panels = [
         _timeseries(
             "PostgreSQL instances up",
-            [(f"cnpg_collector_up{pools}", "{{pod}}"), (f"pg_up{pools}", "{{instance}}")],
+            [(f"cnpg_collector_up{pools}", "{{pod}}"), ("pg_up", "{{instance}}")],
         ),
         _timeseries(
             "Connections used / max_connections",
@@ -220,8 +224,8 @@ def _postgres() -> dict[str, Any]:
                     "{{pod}}",
                 ),
                 (
-                    f"sum by (instance) (pg_stat_database_numbackends{pools}) / max by (instance) "
-                    f"(pg_settings_max_connections{pools})",
+                    "sum by (instance) (pg_stat_database_numbackends) / max by (instance) "
+                    "(pg_settings_max_connections)",
                     "{{instance}}",
                 ),
             ],
@@ -231,7 +235,10 @@ def _postgres() -> dict[str, Any]:
             "Replication lag",
             [
                 (f"cnpg_pg_replication_lag{pools}", "{{pod}}"),
-                (f"pg_replication_lag_seconds{pools}", "{{instance}}"),
+                (
+                    f"max by (dimension_DBInstanceIdentifier) ({AURORA_REPLICA_LAG}) / 1000",
+                    "{{dimension_DBInstanceIdentifier}}",
+                ),
             ],
             "s",
         ),

@@ -42,6 +42,10 @@ API = 'job="api",handler="/items",method="GET"'
 PG = f'{NS},pod="pgbouncer-0"'
 CNPG = f'{NS},pod="app-db-1"'
 AURORA = f'{NS},instance="aurora-reader-1:5432"'
+YACE_READER = (
+    'job="yace",name="arn:aws:rds:eu-west-1:123456789012:db:platform-prod-reader-1",'
+    'dimension_DBInstanceIdentifier="platform-prod-reader-1"'
+)
 REDIS = f'{NS},instance="redis:6379"'
 CERT = f'{NS},name="api-tls"'
 RUN = f'{NS},name="api-7f9c-2",metric="success-rate",type="Prometheus",dry_run="false"'
@@ -237,10 +241,11 @@ CASES: tuple[Case, ...] = (
     Case(
         "PostgresReplicationLagHigh",
         "warning",
-        ((f"pg_replication_lag_seconds{{{AURORA}}}", "120x10"),),
-        ((f"pg_replication_lag_seconds{{{AURORA}}}", "0x10"),),
+        # YACE's series: milliseconds, one per DB instance, plus its own labels.
+        ((f"aws_rds_aurora_replica_lag_maximum{{{YACE_READER}}}", "120000x10"),),
+        ((f"aws_rds_aurora_replica_lag_maximum{{{YACE_READER}}}", "20x10"),),
         "10m",
-        {"namespace": "platform", "instance": "aurora-reader-1:5432"},
+        {"dimension_DBInstanceIdentifier": "platform-prod-reader-1"},
         "2m 0s",
         note="aurora",
     ),
@@ -742,3 +747,12 @@ def test_configured_probe_paths_stay_out_of_the_slo(
     assert _promtool(tmp_path, "check", "rules", "rules.yml", rules=rules).returncode == 0
     result = _promtool(tmp_path, "test", "rules", "tests.yml", rules=rules, tests=tests)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_aurora_replica_lag_is_a_series_yace_is_configured_to_export() -> None:
+    """aws_<namespace>_<metric in snake case>_<statistic>: YACE's name for AWS/RDS AuroraReplicaLag Maximum."""
+    from components.alert_rules import AURORA_REPLICA_LAG
+    from components.cloud_metrics import CLOUDWATCH_METRICS
+
+    assert ("AuroraReplicaLag", ["Maximum"]) in CLOUDWATCH_METRICS["AWS/RDS"][1]
+    assert AURORA_REPLICA_LAG == "aws_rds_aurora_replica_lag_maximum"
