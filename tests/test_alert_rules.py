@@ -750,7 +750,7 @@ def test_configured_probe_paths_stay_out_of_the_slo(
 
 
 def test_aurora_replica_lag_is_a_series_yace_is_configured_to_export() -> None:
-    """aws_<namespace>_<metric in snake case>_<statistic>: YACE's name for AWS/RDS AuroraReplicaLag Maximum."""
+    """YACE names it aws_<namespace>_<metric in snake case>_<statistic>: AWS/RDS AuroraReplicaLag, Maximum."""
     from components.alert_rules import AURORA_REPLICA_LAG
     from components.cloud_metrics import CLOUDWATCH_METRICS
 
