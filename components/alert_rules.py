@@ -367,9 +367,10 @@ def _pgbouncer_alerts(t: AlertThresholds) -> list[_Alert]:
     ]
 
 
-# CloudNativePG series are grouped by pod, postgres_exporter ones by instance (one exporter may
-# watch several Aurora endpoints): an alert carries one of the two labels, never both.
-_INSTANCE = "{{ $labels.namespace }}/{{ $labels.pod }}{{ $labels.instance }}"
+# CloudNativePG series are grouped by pod; Aurora's postgres_exporter series by the endpoint their
+# exporter watches (`database_endpoint`: writer or reader, from the exporter's Service): an alert
+# carries one of the two, never both.
+_INSTANCE = "{{ $labels.namespace }}/{{ $labels.pod }}{{ $labels.database_endpoint }}"
 
 
 def _database_alerts(t: AlertThresholds) -> list[_Alert]:
@@ -379,7 +380,7 @@ def _database_alerts(t: AlertThresholds) -> list[_Alert]:
         _Alert(
             "PostgresDown",
             "critical",
-            "max by (namespace, pod) (cnpg_collector_up) == 0\nor\nmax by (namespace, instance) (pg_up) == 0",
+            "max by (namespace, pod) (cnpg_collector_up) == 0\nor\nmax by (database_endpoint) (pg_up) == 0",
             "2m",
             "PostgreSQL is unreachable",
             f"The exporter of {_INSTANCE} cannot query PostgreSQL.",
@@ -401,8 +402,8 @@ def _database_alerts(t: AlertThresholds) -> list[_Alert]:
             "sum by (namespace, pod) (cnpg_backends_total)\n/\n"
             'max by (namespace, pod) (cnpg_pg_settings_setting{name="max_connections"})\n'
             f"> {_num(t.db_connection_ratio)}\nor\n"
-            "sum by (namespace, instance) (pg_stat_database_numbackends)\n/\n"
-            "max by (namespace, instance) (pg_settings_max_connections)\n"
+            "sum by (database_endpoint) (pg_stat_database_numbackends)\n/\n"
+            "max by (database_endpoint) (pg_settings_max_connections)\n"
             f"> {_num(t.db_connection_ratio)}",
             "5m",
             "PostgreSQL is close to max_connections",

@@ -14,6 +14,7 @@ Both are Helm releases in `platform-monitoring`; each hands the observability ti
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,10 @@ MONITORING_LOGIN = "platform_monitor"
 """The database login postgres_exporter uses: `CREATE ROLE platform_monitor LOGIN; GRANT pg_monitor TO it`."""
 PASSWORD_KEY = "password"
 POSTGRES_EXPORTER_LABELS = {"platform/exporter": "postgres"}
-"""Put on the exporter's Service through the chart's `service.labels`, for a stable scrape selector."""
+"""Put on the exporters' Services through the chart's `service.labels`, for a stable scrape selector."""
+DATABASE_ENDPOINT_LABEL = "database-endpoint"
+"""Service label naming the Aurora endpoint an exporter watches (`writer`, `reader`); Prometheus
+copies it onto the exporter's series as `database_endpoint`."""
 
 _STATS = ["Average", "Maximum"]
 # CloudWatch namespace → (metric, statistics) YACE exports, and the region its metrics live in
@@ -167,9 +171,9 @@ def _rds_ca_fetch_container(region: str) -> dict[str, Any]:
 
 
 def postgres_exporter_values(
-    host: str, port: int, database: str, username: str, secret: str, *, region: str
+    host: str, port: int, database: str, username: str, secret: str, *, region: str, endpoint: str = "reader"
 ) -> dict[str, Any]:
-    """Helm values of the postgres_exporter chart: verify-full TLS to the reader endpoint.
+    """Helm values of the postgres_exporter chart: verify-full TLS to one Aurora endpoint.
 
     The server certificate is checked against the regional RDS CA bundle, which an init container
     fetches into a memory volume the exporter mounts read-only (the chart's ``initContainers``,
@@ -177,7 +181,7 @@ def postgres_exporter_values(
     ``config.datasource.extraParams`` (appended to ``DATA_SOURCE_URI``). The password comes from a Secret.
     """
     return {
-        "fullnameOverride": POSTGRES_EXPORTER,
+        "fullnameOverride": f"{POSTGRES_EXPORTER}-{endpoint}",
         "config": {
             "datasource": {
                 "host": host,
@@ -192,7 +196,10 @@ def postgres_exporter_values(
         "initContainers": [_rds_ca_fetch_container(region)],
         "extraVolumes": [{"name": _RDS_CA_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
         "extraVolumeMounts": [{"name": _RDS_CA_VOLUME, "mountPath": RDS_CA_DIR, "readOnly": True}],
-        "service": {"name": "http", "labels": POSTGRES_EXPORTER_LABELS},
+        "service": {
+            "name": "http",
+            "labels": {**POSTGRES_EXPORTER_LABELS, DATABASE_ENDPOINT_LABEL: endpoint},
+        },
         "serviceMonitor": {"enabled": False},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
     }
@@ -200,9 +207,11 @@ def postgres_exporter_values(
 
 @dataclass(frozen=True)
 class PostgresTarget:
-    """The database postgres_exporter reads: Aurora's reader endpoint and the monitoring login."""
+    """The database postgres_exporter reads: Aurora's endpoints and the monitoring login. One
+    exporter watches each endpoint, so the writer's connections are measured as well as a reader's."""
 
-    host: pulumi.Input[str]
+    writer_host: pulumi.Input[str]
+    reader_host: pulumi.Input[str]
     port: int
     database: str
     login: Credentials
@@ -259,12 +268,22 @@ class CloudMetrics(pulumi.ComponentResource):
                 },
                 child,
             )
-            values = pulumi.Output.from_input(pg.host).apply(
-                lambda host: postgres_exporter_values(
-                    host, pg.port, pg.database, pg.login.username, secret_name, region=args.region
+            for endpoint, host in (("writer", pg.writer_host), ("reader", pg.reader_host)):
+                values = pulumi.Output.from_input(host).apply(
+                    functools.partial(
+                        postgres_exporter_values,
+                        port=pg.port,
+                        database=pg.database,
+                        username=pg.login.username,
+                        secret=secret_name,
+                        region=args.region,
+                        endpoint=endpoint,
+                    )
                 )
-            )
-            self._release(name, POSTGRES_EXPORTER, charts.POSTGRES_EXPORTER, values, [secret])
+                self._release(
+                    name, f"{POSTGRES_EXPORTER}-{endpoint}", charts.POSTGRES_EXPORTER, values, [secret]
+                )
+            # One monitor for both: the endpoint label tells their series apart.
             self.scrape_targets.append(
                 ScrapeTarget(
                     POSTGRES_EXPORTER,
@@ -272,6 +291,7 @@ class CloudMetrics(pulumi.ComponentResource):
                     POSTGRES_EXPORTER_LABELS,
                     "http",
                     interval="60s",
+                    target_labels=(DATABASE_ENDPOINT_LABEL,),
                 )
             )
         self.register_outputs({"scrape_targets": [t.name for t in self.scrape_targets]})

@@ -213,7 +213,7 @@ def _postgres() -> dict[str, Any]:
     panels = [
         _timeseries(
             "PostgreSQL instances up",
-            [(f"cnpg_collector_up{pools}", "{{pod}}"), ("pg_up", "{{instance}}")],
+            [(f"cnpg_collector_up{pools}", "{{pod}}"), ("pg_up", "Aurora {{database_endpoint}}")],
         ),
         _timeseries(
             "Connections used / max_connections",
@@ -224,9 +224,9 @@ def _postgres() -> dict[str, Any]:
                     "{{pod}}",
                 ),
                 (
-                    "sum by (instance) (pg_stat_database_numbackends) / max by (instance) "
+                    "sum by (database_endpoint) (pg_stat_database_numbackends) / max by (database_endpoint) "
                     "(pg_settings_max_connections)",
-                    "{{instance}}",
+                    "Aurora {{database_endpoint}}",
                 ),
             ],
             "percentunit",

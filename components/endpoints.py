@@ -135,3 +135,6 @@ class ScrapeTarget:
     honor_labels: bool = False
     """Keep the target's own `job`/`namespace` labels (exporters that speak for other things)."""
     interval: str = "30s"
+    target_labels: tuple[str, ...] = ()
+    """Labels of the Service (or pod) copied onto every series, e.g. which database endpoint an
+    exporter watches (Prometheus writes `-` and `/` in the name as `_`)."""

@@ -394,9 +394,13 @@ def render_monitor(target: ScrapeTarget) -> dict[str, Any]:
     if target.kind == "service":
         kind = "ServiceMonitor"
         spec["endpoints"] = [endpoint]
+        if target.target_labels:
+            spec["targetLabels"] = list(target.target_labels)
     else:
         kind = "PodMonitor"
         spec["podMetricsEndpoints"] = [endpoint]
+        if target.target_labels:
+            spec["podTargetLabels"] = list(target.target_labels)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": kind,

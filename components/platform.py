@@ -504,7 +504,8 @@ class Platform(pulumi.ComponentResource):
         login = self.database_credentials.get(MONITORING_LOGIN)
         if login is not None and isinstance(config.database, AuroraSettings):
             postgres = PostgresTarget(
-                host=self.database.reader_host,
+                writer_host=self.database.writer_host,
+                reader_host=self.database.reader_host,
                 port=config.database.port,
                 database=config.database.database_name,
                 login=login,

@@ -41,7 +41,8 @@ NS = 'namespace="platform"'
 API = 'job="api",handler="/items",method="GET"'
 PG = f'{NS},pod="pgbouncer-0"'
 CNPG = f'{NS},pod="app-db-1"'
-AURORA = f'{NS},instance="aurora-reader-1:5432"'
+# As scraped: the exporter pod's address and namespace, and the endpoint its Service names.
+AURORA = 'namespace="platform-monitoring",instance="10.40.3.7:9187",database_endpoint="writer"'
 YACE_READER = (
     'job="yace",name="arn:aws:rds:eu-west-1:123456789012:db:platform-prod-reader-1",'
     'dimension_DBInstanceIdentifier="platform-prod-reader-1"'
@@ -225,7 +226,7 @@ CASES: tuple[Case, ...] = (
         ((f"pg_up{{{AURORA}}}", "0x10"),),
         ((f"pg_up{{{AURORA}}}", "1x10"),),
         "5m",
-        {"namespace": "platform", "instance": "aurora-reader-1:5432"},
+        {"database_endpoint": "writer"},
         note="aurora",
     ),
     Case(
@@ -279,7 +280,7 @@ CASES: tuple[Case, ...] = (
             (f"pg_settings_max_connections{{{AURORA}}}", "1000x10"),
         ),
         "10m",
-        {"namespace": "platform", "instance": "aurora-reader-1:5432"},
+        {"database_endpoint": "writer"},
         "85%",
         note="aurora",
     ),

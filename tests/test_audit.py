@@ -333,27 +333,50 @@ def test_exporter_tls_check_catches_another_regions_bundle() -> None:
     ]
 
 
-def test_postgres_exporter_reads_the_reader_endpoint_with_a_secret_password() -> None:
+def test_postgres_exporters_watch_the_writer_and_the_reader_with_a_secret_password() -> None:
     import pulumi
 
     from components.cloud_metrics import CloudMetrics, CloudMetricsArgs, PostgresTarget
     from components.endpoints import Credentials
+    from components.monitoring import render_monitors
     from synth.engine import SECRET, synthesize
+
+    holder: dict[str, CloudMetrics] = {}
 
     def program() -> None:
         login = Credentials("platform_monitor", pulumi.Output.secret("s3cret-value"))
-        target = PostgresTarget("db.cluster-ro-x.eu-west-1.rds.amazonaws.com", 5432, "app", login)
-        CloudMetrics("metrics", CloudMetricsArgs(region="eu-west-1", cluster_name="c", postgres=target))
+        target = PostgresTarget(
+            "db.cluster-x.eu-west-1.rds.amazonaws.com",
+            "db.cluster-ro-x.eu-west-1.rds.amazonaws.com",
+            5432,
+            "app",
+            login,
+        )
+        holder["metrics"] = CloudMetrics(
+            "metrics", CloudMetricsArgs(region="eu-west-1", cluster_name="c", postgres=target)
+        )
 
     synthesis = synthesize("test", program=program, config={}, secret_keys=[], project="platform")
-    release = next(
-        r for r in synthesis.by_type("kubernetes:helm.sh/v3:Release") if r.name == "metrics-postgres-exporter"
-    )
-    values = release.inputs["values"]
-    datasource = values["config"]["datasource"]
-    assert datasource["host"].startswith("db.cluster-ro-")
-    assert exporter_tls_problems(values, "eu-west-1") == []
-    assert datasource["user"] == "platform_monitor" and "password" not in datasource
+    releases = {r.name: r.inputs["values"] for r in synthesis.by_type("kubernetes:helm.sh/v3:Release")}
+    hosts = {}
+    for endpoint in ("writer", "reader"):
+        values = releases[f"metrics-postgres-exporter-{endpoint}"]
+        datasource = values["config"]["datasource"]
+        hosts[endpoint] = datasource["host"]
+        assert exporter_tls_problems(values, "eu-west-1") == []
+        assert datasource["user"] == "platform_monitor" and "password" not in datasource
+        assert values["service"]["labels"]["database-endpoint"] == endpoint
+    assert hosts == {
+        "writer": "db.cluster-x.eu-west-1.rds.amazonaws.com",
+        "reader": "db.cluster-ro-x.eu-west-1.rds.amazonaws.com",
+    }
+    # One monitor scrapes both and copies the endpoint label onto their series.
+    (monitor,) = [
+        m
+        for m in render_monitors(holder["metrics"].scrape_targets)
+        if m["metadata"]["name"] == "postgres-exporter"
+    ]
+    assert monitor["spec"]["targetLabels"] == ["database-endpoint"]
     (secret,) = synthesis.by_type("kubernetes:core/v1:Secret")
     string_data = secret.export_inputs()["stringData"]
     assert string_data in (SECRET, {"password": SECRET})
