@@ -102,6 +102,7 @@ ANALYSIS_HASH_ARG = "pod-template-hash"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 SECRETS_ROTATION_ANNOTATION = "platform/secrets-rotation"
+SECRET_CHECKSUM_ANNOTATION = "platform/secret-checksum"
 DOWN_MIGRATION_MARK = "-migrate-down-"
 # The held down migration's CronJob never runs on its own (suspended, and 30 February never comes):
 # it only holds the Job template that `.github/scripts/down-migration.sh` instantiates.
@@ -614,6 +615,9 @@ class ApiContext:
     """cert-manager ClusterIssuer that fills ``tls_secret_name`` (nginx ingress only)."""
     deletion_protection: bool = False
     """Deletion protection on the load balancer (ALB only)."""
+    secret_checksum: Any = None
+    """A digest of the API Secret's values (a plain string, or a Pulumi output of one): on the pod
+    template, so a changed password, token or key replaces the pods, which read them only at start."""
 
     def __post_init__(self) -> None:
         if self.ingress_class == "alb" and not self.certificate_arn:
@@ -746,13 +750,13 @@ def _pod_template(
         }
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
+    # The pods read the JWT secrets at start: a rotation must replace them all (a rollout), or
+    # restarted pods and old ones would each reject the other's tokens.
+    annotations: dict[str, Any] = {SECRETS_ROTATION_ANNOTATION: str(settings.secrets_rotation)}
+    if ctx.secret_checksum is not None:
+        annotations[SECRET_CHECKSUM_ANNOTATION] = ctx.secret_checksum
     return {
-        "metadata": {
-            "labels": {**_labels(ctx, "api"), **selector},
-            # The pods read the JWT secrets at start: a rotation must replace them all (a rollout),
-            # or restarted pods and old ones would each reject the other's tokens.
-            "annotations": {SECRETS_ROTATION_ANNOTATION: str(settings.secrets_rotation)},
-        },
+        "metadata": {"labels": {**_labels(ctx, "api"), **selector}, "annotations": annotations},
         "spec": {
             "serviceAccountName": ctx.service_account_name,
             "securityContext": _pod_security_context(),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pulumi
@@ -57,7 +57,6 @@ PROMETHEUS_ADDRESS = f"http://prometheus-operated.{PROMETHEUS_NAMESPACE}.svc:909
 _CERTIFICATE_PLACEHOLDER = "arn:aws:acm:pending"
 _CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
 CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
-SECRET_CHECKSUM_ANNOTATION = "platform/secret-checksum"
 
 
 @dataclass(frozen=True)
@@ -173,9 +172,10 @@ class ApiService(pulumi.ComponentResource):
         controllers = self._controllers(name, settings, lb)
         ctx = self._context(args)
         secrets, checksum = self._secrets(name, args, ctx)
+        ctx = replace(ctx, secret_checksum=checksum)
         if isinstance(lb, AwsLoadBalancing):
             self._aws_identity(name, args, lb)
-        ingress = self._workload(name, args, ctx, secrets, controllers, checksum=checksum)
+        ingress = self._workload(name, args, ctx, secrets, controllers)
         self.api_origin_hostname = ingress.status.apply(_load_balancer_hostname)
         outputs: dict[str, Any] = {"api_origin_hostname": self.api_origin_hostname, "url": self.url}
         if self.repository_url is not None:
@@ -423,8 +423,6 @@ class ApiService(pulumi.ComponentResource):
         ctx: ApiContext,
         secrets: list[pulumi.Resource],
         controllers: list[pulumi.Resource],
-        *,
-        checksum: pulumi.Output[str],
     ) -> Any:
         """Every rendered object, in order: migrations, then the workload; returns the Ingress."""
         from components import kube
@@ -456,10 +454,6 @@ class ApiService(pulumi.ComponentResource):
                     **self._origin_restriction(name, lb),
                 }
                 manifest = {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
-            if kind in ("Rollout", "Deployment"):
-                # Environment variables are read at start: a changed password, Redis token or key
-                # rolls the pods (a release under the stack's strategy) instead of waiting for one.
-                manifest = with_pod_annotation(manifest, SECRET_CHECKSUM_ANNOTATION, checksum)
             resource = kube.apply(logical, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends))
             if kind == "Job":
                 migrations.append(resource)
@@ -486,16 +480,6 @@ def secret_checksum(values: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[st
         ).hexdigest()
     )
     return pulumi.Output.unsecret(digest)
-
-
-def with_pod_annotation(manifest: Mapping[str, Any], key: str, value: pulumi.Input[str]) -> dict[str, Any]:
-    """``manifest`` (a workload) with ``key: value`` added to its pod template's annotations."""
-    spec = manifest["spec"]
-    template = spec["template"]
-    metadata = template.get("metadata", {})
-    annotations = {**metadata.get("annotations", {}), key: value}
-    template = {**template, "metadata": {**metadata, "annotations": annotations}}
-    return {**manifest, "spec": {**spec, "template": template}}
 
 
 def ecr_repository_name(settings: ApiSettings, account_id: str) -> str | None:

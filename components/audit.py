@@ -29,6 +29,7 @@ from typing import Any
 
 import pulumi
 
+from components.buckets import deny_insecure_transport
 from components.security_settings import AlarmThresholds, AuditSettings
 
 GIB = 1024**3
@@ -245,14 +246,7 @@ def trail_bucket_policy(bucket: str, account: str, region: str, trail_name: str)
                     "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
                     "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}},
                 },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
+                deny_insecure_transport(f"arn:aws:s3:::{bucket}"),
             ],
         },
         sort_keys=True,

@@ -7,7 +7,6 @@ releases, Loki's chunks, CloudTrail's logs), and these resources are its childre
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
 
 
 def lock_down(
@@ -23,6 +22,8 @@ def lock_down(
 
     Returns the resources, for a bucket policy or writer that must wait for them.
     """
+    import pulumi_aws as aws
+
     s3 = aws.s3
     default = s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
         sse_algorithm="AES256" if kms_key_arn is None else "aws:kms", kms_master_key_id=kms_key_arn
@@ -60,18 +61,18 @@ def lock_down(
     return created
 
 
+def deny_insecure_transport(bucket_arn: str) -> dict[str, object]:
+    """The bucket-policy statement refusing every request to the bucket that does not come over TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def tls_only_policy(bucket_arn: str) -> dict[str, object]:
     """A bucket policy refusing every request that does not come over TLS."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
+    return {"Version": "2012-10-17", "Statement": [deny_insecure_transport(bucket_arn)]}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.buckets import deny_insecure_transport
 from components.dns import DnsZone, add_record, validated_certificate
 from components.edge_render import (
     ACTIVE_RELEASE_KEY,
@@ -345,13 +346,6 @@ def bucket_policy(bucket_arn: str, distribution_arn: str) -> dict[str, object]:
                 "Resource": f"{bucket_arn}/{RELEASES_PREFIX}/*",
                 "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_insecure_transport(bucket_arn),
         ],
     }

@@ -531,7 +531,6 @@ class DatabaseRoles(pulumi.ComponentResource):
         settings, plan, r = args.settings, self.plan, self.plan.roles
         # Aurora only, so no PgBouncer lookup role, function or grant (see RolesPlan.auth_lookup); a
         # stack whose state still holds them deletes them from the database on its next `pulumi up`.
-        assert not plan.auth_lookup
         secret = aws.secretsmanager.get_secret_version_output(
             secret_id=args.master_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
         )

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from components.buckets import deny_insecure_transport
+
 RELEASES_PREFIX = "releases"
 """Bucket prefix of the immutable builds: `releases/<id>/index.html`, `releases/<id>/assets/...`."""
 ACTIVE_RELEASE_KEY = "active-release"
@@ -263,14 +265,7 @@ def cloudflare_bucket_policy(bucket_arn: str) -> dict[str, object]:
                     "IpAddress": {"aws:SourceIp": narrow_cidrs([*CLOUDFLARE_IPV4, *CLOUDFLARE_IPV6])}
                 },
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_insecure_transport(bucket_arn),
         ],
     }
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.buckets import deny_insecure_transport
+
 RETIRED_TAG = ("retired", "true")
 """Object tag the release tooling puts on a release that left `edge.releases.retained`."""
 
@@ -38,14 +40,7 @@ def access_log_bucket_policy(logs_arn: str, site_arn: str, account_id: str) -> d
                     "StringEquals": {"aws:SourceAccount": account_id},
                 },
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [logs_arn, f"{logs_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_insecure_transport(logs_arn),
         ],
     }
 

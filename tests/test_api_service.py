@@ -20,12 +20,12 @@ import pytest
 from components.api_manifests import (
     ALB_SSL_POLICY,
     API_SECRET_KEYS,
+    SECRET_CHECKSUM_ANNOTATION,
     WAIT_FOR_ANNOTATION,
     ApiSettings,
     RegistrySettings,
 )
 from components.api_service import (
-    SECRET_CHECKSUM_ANNOTATION,
     ApiService,
     ApiServiceArgs,
     AwsLoadBalancing,
